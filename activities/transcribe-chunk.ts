@@ -1,0 +1,48 @@
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import type { Transcriber } from '../src/asr/asr-client';
+import { AsrUnavailableError } from '../src/asr/asr-errors';
+import type { AudioStore } from '../src/storage/audio-store';
+import type { ChunkFailureDetails, TranscribeChunkInput, TranscribeChunkResult } from '../workflows/contract';
+
+export interface TranscribeChunkDependencies {
+  asr: Transcriber;
+  audio: AudioStore;
+}
+
+/**
+ * Builds the `transcribeChunk` activity: reads one chunk's file from the audio root and sends it to the ASR.
+ * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried within seconds, and
+ * it aborts the ASR call when the job is cancelled. Retries are Temporal's: a failure leaves here typed, and the
+ * workflow's retry policy decides by type.
+ */
+export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencies) {
+  return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
+    const context = Context.current();
+    const { attempt, heartbeatTimeoutMs } = context.info;
+    const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 3));
+    try {
+      const chunkAudio = await audio.open(input.path);
+      const transcript = await asr.transcribe(chunkAudio, { signal: context.cancellationSignal });
+      log.info('chunk transcribed', { jobId: input.jobId, chunk: input.index, attempt, bytes: chunkAudio.size });
+      return { transcript, attempt };
+    } catch (err) {
+      throw chunkFailure(err, input, attempt);
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}
+
+function chunkFailure(err: unknown, input: TranscribeChunkInput, attempt: number): unknown {
+  if (err instanceof CancelledFailure || Context.current().cancellationSignal.aborted) return err;
+  const error = err instanceof Error ? err : new Error(String(err));
+  log.warn('chunk attempt failed', { jobId: input.jobId, chunk: input.index, attempt, error: error.message });
+  const details: ChunkFailureDetails = { attempt };
+  return ApplicationFailure.create({
+    type: error.name,
+    message: error.message,
+    details: [details],
+    // A 429's Retry-After replaces the policy's backoff for this one retry; it still counts as an attempt.
+    nextRetryDelay: err instanceof AsrUnavailableError ? err.details.retryAfterMs : undefined,
+  });
+}

@@ -1,0 +1,16 @@
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Bundles the workflow code once at build time, so workers start without running webpack. */
+async function main(): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const out = path.resolve(__dirname, '..', 'workflow-bundle.js');
+  await writeFile(out, code);
+  process.stdout.write(`workflow bundle: ${out} (${code.length} bytes)\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+import type { ChunkAudio } from '../storage/audio-store';
+import { AsrRejectedError, AsrUnavailableError } from './asr-errors';
+
+/** What the chunk activity needs of an ASR; {@link AsrClient} is the real one. */
+export interface Transcriber {
+  transcribe(audio: ChunkAudio, options?: { signal?: AbortSignal }): Promise<string>;
+}
+
+export interface AsrClientOptions {
+  /** Base URL; requests go to `{url}/v1/audio/transcriptions`. */
+  url: string;
+  apiKey?: string;
+  model: string;
+  timeoutMs: number;
+}
+
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+const MAX_ERROR_TEXT = 300;
+
+/**
+ * Client of an OpenAI-compatible transcription endpoint (whisper.cpp's server, faster-whisper servers, vLLM,
+ * hosted APIs). Audio is streamed from disk; connections are kept alive by Node's global fetch agent.
+ * Failures come out as {@link AsrUnavailableError} (retry) or {@link AsrRejectedError} (don't).
+ */
+export class AsrClient implements Transcriber {
+  private readonly endpoint: string;
+
+  constructor(private readonly options: AsrClientOptions) {
+    this.endpoint = new URL('v1/audio/transcriptions', options.url.endsWith('/') ? options.url : `${options.url}/`).href;
+  }
+
+  async transcribe(audio: ChunkAudio, { signal }: { signal?: AbortSignal } = {}): Promise<string> {
+    const form = new FormData();
+    form.append('file', audio.file, audio.name);
+    form.append('model', this.options.model);
+    form.append('response_format', 'json');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(this.endpoint, { method: 'POST', body: form, headers, signal: combined });
+      body = await response.text();
+    } catch (err) {
+      // The caller's own abort (a cancelled activity) is not an ASR failure: let it through unchanged.
+      if (signal?.aborted) throw err;
+      if (timeout.aborted) throw new AsrUnavailableError(`ASR did not answer within ${this.options.timeoutMs} ms`);
+      throw new AsrUnavailableError(`ASR unreachable: ${networkErrorText(err)}`);
+    }
+    return this.readAnswer(response, body);
+  }
+
+  private readAnswer(response: Response, body: string): string {
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      const text = parseTranscript(body);
+      if (text === undefined) throw new AsrUnavailableError(`ASR answered ${status} without a transcript`, { status });
+      return text;
+    }
+    const reason = `ASR answered ${status}${errorText(body)}`;
+    if (status === 408 || status === 429 || status >= 500) {
+      throw new AsrUnavailableError(reason, { status, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) });
+    }
+    if (status >= 400) throw new AsrRejectedError(reason, status);
+    throw new AsrUnavailableError(reason, { status });
+  }
+}
+
+function parseTranscript(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const text = (parsed as { text?: unknown } | null)?.text;
+    return typeof text === 'string' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ASR's own error message, if it gave one, for the chunk's error. */
+function errorText(body: string): string {
+  let message = body.trim();
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
+    const candidate = typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
+    if (typeof candidate === 'string') message = candidate;
+  } catch {
+    // not JSON: keep the raw text
+  }
+  if (message.length === 0) return '';
+  return `: ${message.length > MAX_ERROR_TEXT ? `${message.slice(0, MAX_ERROR_TEXT)}…` : message}`;
+}
+
+/** `Retry-After` as seconds or an HTTP date, capped so a broken header cannot park a chunk for hours. */
+export function parseRetryAfter(header: string | null, now: number = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const seconds = Number(header.trim());
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.min(Math.round(ms), MAX_RETRY_AFTER_MS);
+}
+
+function networkErrorText(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  if (cause?.code) return cause.code;
+  if (cause?.message) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,122 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+
+/**
+ * `npm start`: the whole service on one machine. Runs the embedded Temporal dev server (unless TEMPORAL_ADDRESS
+ * is set), the ASR simulator (unless ASR_URL is set), one worker and the API, each in its own process, and stops
+ * them in order on Ctrl-C or SIGTERM. If this process is killed outright, its children notice and stop too.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('launcher', config.logLevel);
+  await mkdir(config.audio.root, { recursive: true });
+
+  const children: ChildProcess[] = [];
+  let devServer: DevServer | undefined;
+  let stopping = false;
+  const stopAll = async (exitCode: number): Promise<never> => {
+    stopping = true;
+    // Reverse order: the API stops taking jobs first, the dev server goes last.
+    for (const child of [...children].reverse()) await stopChild(child);
+    await devServer?.stop();
+    process.exit(exitCode);
+  };
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (config.temporal.embedded) {
+    const dbFilename = path.join(config.dataDir, 'temporal.sqlite');
+    logger.info({ dbFilename }, 'starting the embedded Temporal dev server');
+    devServer = await startDevServer({
+      toolsDir: config.temporal.toolsDir,
+      dbFilename,
+      port: config.temporal.devServerPort,
+      uiPort: config.temporal.devServerUiPort,
+      namespace: config.temporal.namespace,
+      startupTimeoutMs: config.temporal.startupTimeoutMs,
+      onOutput: (line) => logger.debug({ devServer: line }, 'dev server output'),
+    });
+    env.TEMPORAL_ADDRESS = devServer.address;
+    void devServer.exited.then((code) => {
+      if (stopping) return;
+      logger.error({ code }, 'the Temporal dev server exited');
+      void stopAll(1);
+    });
+  }
+
+  const start = async (name: string, script: string): Promise<Record<string, string>> => {
+    const { child, ready } = startChild(path.join(__dirname, script), env, logger, name);
+    children.push(child);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      logger.error({ code, signal }, `${name} exited`);
+      void stopAll(1);
+    });
+    return ready;
+  };
+
+  if (!config.asr.url) {
+    const { url } = await start('asr-simulator', 'asr/asr-simulator-main.js');
+    env.ASR_URL = url;
+  }
+  await start('worker', 'worker-main.js');
+  const { url: apiUrl } = await start('api', 'server.js');
+
+  printBanner(config, { apiUrl: apiUrl ?? '', uiUrl: devServer?.uiUrl, asrUrl: env.ASR_URL ?? '' });
+}
+
+function startChild(
+  modulePath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  name: string,
+): { child: ChildProcess; ready: Promise<Record<string, string>> } {
+  const child = fork(modulePath, [], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // Own process group: Ctrl-C reaches only this launcher, which then stops the children in order.
+    detached: true,
+  });
+  const ready = new Promise<Record<string, string>>((resolve, reject) => {
+    child.on('message', (message: { type?: string } & Record<string, string>) => {
+      if (message.type === 'ready') resolve(message);
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited before it was ready (code ${code})`)));
+  });
+  logger.debug({ pid: child.pid }, `${name} started`);
+  return { child, ready };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function printBanner(config: Config, urls: { apiUrl: string; uiUrl?: string; asrUrl: string }): void {
+  const lines = [
+    '',
+    `  Transcription API   ${urls.apiUrl}`,
+    `  Temporal Web UI     ${urls.uiUrl ?? `(external Temporal at ${config.temporal.address})`}`,
+    `  ASR                 ${urls.asrUrl}${config.asr.url ? '' : '  (simulator)'}`,
+    `  Audio root          ${config.audio.root}`,
+    '',
+    `  curl -s -X POST ${urls.apiUrl}/transcribe -H 'content-type: application/json' \\`,
+    `       -d '{"userId":"alice","audioChunkPaths":["example/part-1.wav"]}'`,
+    '',
+    '  Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  createLogger('launcher', 'error').fatal({ err }, err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { AsrClient } from './asr/asr-client';
+import type { Config } from './config';
+import { AudioStore } from './storage/audio-store';
+
+/** The transcription worker: runs `TranscriptionWorkflow` and its `transcribeChunk` activities on the task queue. */
+export async function createTranscriptionWorker(options: {
+  connection: NativeConnection;
+  config: Config;
+  asrUrl: string;
+  workflowBundle: WorkflowBundleOption;
+}): Promise<Worker> {
+  const { config } = options;
+  const activities = createActivities({
+    asr: new AsrClient({
+      url: options.asrUrl,
+      apiKey: config.asr.apiKey,
+      model: config.asr.model,
+      timeoutMs: config.asr.timeoutMs,
+    }),
+    audio: new AudioStore({ root: config.audio.root, maxChunkBytes: config.audio.maxChunkBytes }),
+  });
+  return Worker.create({
+    connection: options.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: options.workflowBundle,
+    activities,
+    // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100.
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+  });
+}

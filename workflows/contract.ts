@@ -1,0 +1,93 @@
+/**
+ * The contract shared by the workflow, its activities, the worker and the API: names, payload shapes,
+ * the state query and the search attribute. Workflow-safe: it imports nothing with side effects.
+ */
+import { defineQuery } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const WORKFLOW_TYPE = 'TranscriptionWorkflow';
+export const TRANSCRIBE_CHUNK_ACTIVITY = 'transcribeChunk';
+
+/** Visibility index of jobs by their owner; `GET /transcript/search` filters on it. */
+export const USER_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('TranscriptionUserId', SearchAttributeType.KEYWORD);
+export const CUSTOM_SEARCH_ATTRIBUTES = [USER_ID_SEARCH_ATTRIBUTE] as const;
+
+export const JOB_STATUSES = ['in_progress', 'completed', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type ChunkStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+
+export interface ChunkState {
+  index: number;
+  path: string;
+  status: ChunkStatus;
+  /** ASR attempts made so far for this chunk (0 until the first one ends). */
+  attempts: number;
+  /** The last attempt's error, kept while the chunk is retried and after it fails for good. */
+  error: string | null;
+  transcript: string | null;
+}
+
+/** What the workflow knows of its job; returned by the state query, as its result and in its failure. */
+export interface TranscriptionJobState {
+  userId: string;
+  chunks: ChunkState[];
+  transcription: string | null;
+  completedTime: string | null;
+  failureReason: string | null;
+}
+
+export interface ChunkRetryPolicy {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+export interface ChunkActivityTimeouts {
+  startToCloseMs: number;
+  heartbeatMs: number;
+}
+
+/** The workflow's argument. Paths only: audio never travels in Temporal payloads. */
+export interface TranscriptionJobInput {
+  userId: string;
+  audioChunkPaths: string[];
+  retry: ChunkRetryPolicy;
+  timeouts: ChunkActivityTimeouts;
+}
+
+export interface TranscribeChunkInput {
+  jobId: string;
+  index: number;
+  path: string;
+}
+
+export interface TranscribeChunkResult {
+  transcript: string;
+  /** The attempt that succeeded, so the job can report how many the chunk took. */
+  attempt: number;
+}
+
+/** Carried as the details of every chunk failure, so the workflow can count attempts of a failed chunk. */
+export interface ChunkFailureDetails {
+  attempt: number;
+}
+
+/** Failures that no retry can fix: a bad file, or an ASR answer saying the request itself is wrong. */
+export const AUDIO_FILE_ERROR = 'AudioFileError';
+export const ASR_REJECTED_ERROR = 'AsrRejectedError';
+export const ASR_UNAVAILABLE_ERROR = 'AsrUnavailableError';
+export const NON_RETRYABLE_CHUNK_ERRORS = [AUDIO_FILE_ERROR, ASR_REJECTED_ERROR];
+
+/** The type of the failure a job's workflow ends with when a chunk failed for good; its details hold the state. */
+export const JOB_FAILED_ERROR = 'TranscriptionJobFailed';
+
+/** Each chunk's activity id names its index, so the server's view of a pending activity maps back to its chunk. */
+export const chunkActivityId = (index: number): string => `chunk-${index}`;
+
+export function chunkIndexOf(activityId: string | null | undefined): number | undefined {
+  const match = /^chunk-(\d+)$/.exec(activityId ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+export const jobStateQuery = defineQuery<TranscriptionJobState>('jobState');

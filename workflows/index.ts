@@ -1,0 +1,1 @@
+export { TranscriptionWorkflow } from './transcription-workflow';

@@ -1,0 +1,118 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import type { createActivities } from '../activities';
+import {
+  JOB_FAILED_ERROR,
+  NON_RETRYABLE_CHUNK_ERRORS,
+  chunkActivityId,
+  jobStateQuery,
+  type ChunkFailureDetails,
+  type ChunkState,
+  type TranscriptionJobInput,
+  type TranscriptionJobState,
+} from './contract';
+import { stitchTranscript } from './stitch-transcript';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * One transcription job: every chunk is transcribed at once by its own `transcribeChunk` activity, retried by
+ * Temporal under a declarative policy; the transcripts are stitched in chunk order. A chunk that fails for good
+ * fails the job once the other chunks have finished, with the job's state in the failure's details.
+ */
+export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promise<TranscriptionJobState> {
+  const { workflowId } = workflowInfo();
+  const state: TranscriptionJobState = {
+    userId: input.userId,
+    chunks: input.audioChunkPaths.map((path, index) => ({
+      index,
+      path,
+      status: 'pending',
+      attempts: 0,
+      error: null,
+      transcript: null,
+    })),
+    transcription: null,
+    completedTime: null,
+    failureReason: null,
+  };
+  setHandler(jobStateQuery, () => state);
+
+  const { transcribeChunk } = proxyActivities<Activities>({
+    startToCloseTimeout: input.timeouts.startToCloseMs,
+    heartbeatTimeout: input.timeouts.heartbeatMs,
+    retry: {
+      maximumAttempts: input.retry.maximumAttempts,
+      initialInterval: input.retry.initialIntervalMs,
+      backoffCoefficient: input.retry.backoffCoefficient,
+      maximumInterval: input.retry.maximumIntervalMs,
+      nonRetryableErrorTypes: NON_RETRYABLE_CHUNK_ERRORS,
+    },
+  });
+
+  const total = state.chunks.length;
+  const reportProgress = (): void => {
+    const done = state.chunks.filter((chunk) => chunk.status === 'completed').length;
+    const failed = state.chunks.filter((chunk) => chunk.status === 'failed').length;
+    setCurrentDetails(`${done}/${total} chunks done${failed > 0 ? `, ${failed} failed` : ''}`);
+  };
+  reportProgress();
+
+  await Promise.all(
+    state.chunks.map(async (chunk) => {
+      try {
+        const result = await transcribeChunk.executeWithOptions(
+          { activityId: chunkActivityId(chunk.index), summary: `chunk ${chunk.index + 1}/${total}: ${chunk.path}` },
+          [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
+        );
+        chunk.status = 'completed';
+        chunk.transcript = result.transcript;
+        chunk.attempts = result.attempt;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        chunk.status = 'failed';
+        chunk.error = failureMessage(err);
+        chunk.attempts = failedAttempts(err, input.retry.maximumAttempts);
+      }
+      reportProgress();
+    }),
+  );
+
+  state.completedTime = new Date().toISOString();
+  const failed = state.chunks.filter((chunk) => chunk.status === 'failed');
+  if (failed.length > 0) {
+    state.failureReason = failed.map((chunk) => `chunk ${chunk.index} (${chunk.path}): ${chunk.error}`).join('; ');
+    throw ApplicationFailure.create({
+      type: JOB_FAILED_ERROR,
+      message: `${failed.length} of ${total} chunks failed: ${state.failureReason}`,
+      nonRetryable: true,
+      details: [state],
+    });
+  }
+  state.transcription = stitchTranscript(state.chunks.map((chunk) => chunk.transcript ?? ''));
+  return state;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Activities put their attempt number in their failure's details; a timeout carries none, so infer it. */
+function failedAttempts(err: unknown, maximumAttempts: number): number {
+  if (!(err instanceof ActivityFailure)) return 1;
+  if (err.cause instanceof ApplicationFailure) {
+    const [details] = err.cause.details ?? [];
+    const attempt = (details as Partial<ChunkFailureDetails> | undefined)?.attempt;
+    if (typeof attempt === 'number') return attempt;
+  }
+  return err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED ? maximumAttempts : 1;
+}
