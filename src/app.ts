@@ -39,7 +39,11 @@ export function createApp(deps: AppDependencies): Koa {
   const router = new Router();
 
   router.post('/transcribe', async (ctx) => {
-    const idempotencyKey = parseRequest(idempotencyKeySchema, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
+    const idempotencyKey = parseRequest(
+      idempotencyKeySchema,
+      ctx.get('idempotency-key') || undefined,
+      'Idempotency-Key',
+    );
     const body = parseRequest(submitSchema, await readJsonBody(ctx, MAX_BODY_BYTES));
     const { jobId, replayed } = await deps.jobs.submit({ ...body, idempotencyKey });
     ctx.status = 202;
@@ -102,7 +106,7 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof InvalidPageTokenError) {
     return new HttpError(400, 'invalid_request', err.message, [{ field: 'pageToken', message: err.message }]);
   }
-  if (isGrpcServiceError(err) && (err.code === GRPC_DEADLINE_EXCEEDED || err.code === GRPC_UNAVAILABLE)) {
+  if (isGrpcServiceError(err) && [GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE].includes(Number(err.code))) {
     return new HttpError(503, 'temporal_unavailable', 'the job store did not answer in time; try again shortly');
   }
   // Koa's own errors (e.g. 405 from allowedMethods) carry a status and say whether their message is safe to show.

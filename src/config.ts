@@ -43,7 +43,7 @@ export const CONFIG_VARIABLES = {
     doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   },
-  DATA_DIR: { doc: "Where the embedded dev server keeps its database.", schema: z.string().default('./data') },
+  DATA_DIR: { doc: 'Where the embedded dev server keeps its database.', schema: z.string().default('./data') },
   AUDIO_ROOT: {
     doc: 'Folder audio chunk paths are relative to; nothing outside it is read. Default: `$DATA_DIR/audio`.',
     schema: optionalString,
@@ -55,7 +55,10 @@ export const CONFIG_VARIABLES = {
     schema: optionalString,
   },
   TEMPORAL_NAMESPACE: { doc: 'Temporal namespace.', schema: z.string().min(1).default('default') },
-  TEMPORAL_TASK_QUEUE: { doc: 'Task queue of the transcription worker.', schema: z.string().min(1).default('transcription') },
+  TEMPORAL_TASK_QUEUE: {
+    doc: 'Task queue of the transcription worker.',
+    schema: z.string().min(1).default('transcription'),
+  },
   TEMPORAL_PORT: { doc: 'gRPC port of the embedded dev server.', schema: port(7233) },
   TEMPORAL_UI_PORT: { doc: 'Web UI port of the embedded dev server.', schema: port(8233) },
   TEMPORAL_RETENTION_DAYS: {
@@ -95,7 +98,7 @@ export const CONFIG_VARIABLES = {
   },
   CHUNK_RETRY_MAX_INTERVAL_MS: { doc: 'Longest backoff between attempts.', schema: positiveInt(30_000) },
   CHUNK_HEARTBEAT_TIMEOUT_MS: {
-    doc: "A chunk whose worker stops heartbeating for this long is retried elsewhere.",
+    doc: 'A chunk whose worker stops heartbeating for this long is retried elsewhere.',
     schema: positiveInt(5000),
   },
   WORKER_MAX_CONCURRENT_ACTIVITIES: {
@@ -125,7 +128,8 @@ function parseVariables(env: NodeJS.ProcessEnv): Parsed {
     const raw = env[name];
     const result = variable.schema.safeParse(raw === '' ? undefined : raw);
     if (result.success) parsed[name] = result.data;
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((issue) => issue.message).join(', ')}`);
+    else
+      problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((issue) => issue.message).join(', ')}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed as Parsed;

@@ -15,7 +15,6 @@ import {
   chunkActivityId,
   jobStateQuery,
   type ChunkFailureDetails,
-  type ChunkState,
   type TranscriptionJobInput,
   type TranscriptionJobState,
 } from './contract';

@@ -26,7 +26,10 @@ export class AsrClient implements Transcriber {
   private readonly endpoint: string;
 
   constructor(private readonly options: AsrClientOptions) {
-    this.endpoint = new URL('v1/audio/transcriptions', options.url.endsWith('/') ? options.url : `${options.url}/`).href;
+    this.endpoint = new URL(
+      'v1/audio/transcriptions',
+      options.url.endsWith('/') ? options.url : `${options.url}/`,
+    ).href;
   }
 
   async transcribe(audio: ChunkAudio, { signal }: { signal?: AbortSignal } = {}): Promise<string> {
@@ -62,7 +65,10 @@ export class AsrClient implements Transcriber {
     }
     const reason = `ASR answered ${status}${errorText(body)}`;
     if (status === 408 || status === 429 || status >= 500) {
-      throw new AsrUnavailableError(reason, { status, retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) });
+      throw new AsrUnavailableError(reason, {
+        status,
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      });
     }
     if (status >= 400) throw new AsrRejectedError(reason, status);
     throw new AsrUnavailableError(reason, { status });

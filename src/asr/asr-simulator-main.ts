@@ -16,7 +16,10 @@ async function main(): Promise<void> {
   });
   logger.info({ url: simulator.url, latency: config.asrSimulator.latency }, 'ASR simulator listening');
   announceReady({ url: simulator.url });
-  onShutdown(() => simulator.close(), (message) => logger.info(message));
+  onShutdown(
+    () => simulator.close(),
+    (message) => logger.info(message),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -64,9 +64,9 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
       const request = new Request('http://asr-simulator/', {
         method: 'POST',
         headers: req.headers as Record<string, string>,
-        body: Readable.toWeb(req) as ReadableStream,
+        body: Readable.toWeb(req),
         duplex: 'half',
-      } as RequestInit);
+      });
       form = await request.formData();
     } catch {
       return { status: 400, body: { error: { message: 'expected a multipart/form-data body' } } };
@@ -86,10 +86,20 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
     const latencyMs = Math.round(options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs));
     const headers = { 'x-simulated-latency-ms': String(latencyMs) };
     if (options.failPattern?.test(name)) {
-      return { status: 500, delayMs: latencyMs, headers, body: { error: { message: 'simulated permanent ASR failure' } } };
+      return {
+        status: 500,
+        delayMs: latencyMs,
+        headers,
+        body: { error: { message: 'simulated permanent ASR failure' } },
+      };
     }
     if (random() < options.failureRate) {
-      return { status: 503, delayMs: latencyMs, headers, body: { error: { message: 'simulated transient ASR failure' } } };
+      return {
+        status: 503,
+        delayMs: latencyMs,
+        headers,
+        body: { error: { message: 'simulated transient ASR failure' } },
+      };
     }
     return { status: 200, delayMs: latencyMs, headers, body: { text: await transcriptFor(name) } };
   };

@@ -50,7 +50,12 @@ export async function jobStateFromHistory(
       const chunk = chunkFor(attributes.scheduledEventId);
       if (!chunk) continue;
       const result = (await decode(attributes.result?.payloads)) as TranscribeChunkResult;
-      Object.assign(chunk, { status: 'completed', transcript: result.transcript, attempts: result.attempt, error: null });
+      Object.assign(chunk, {
+        status: 'completed',
+        transcript: result.transcript,
+        attempts: result.attempt,
+        error: null,
+      });
     } else {
       const ended =
         event.activityTaskFailedEventAttributes ??

@@ -26,11 +26,7 @@ import {
 } from '../../workflows/contract';
 import type { TranscriptionWorkflow } from '../../workflows';
 import { jobStateFromHistory } from './job-history';
-import {
-  withPendingActivities,
-  type PendingChunkActivity,
-  type TranscriptResult,
-} from './transcript-result';
+import { withPendingActivities, type PendingChunkActivity, type TranscriptResult } from './transcript-result';
 
 export class JobNotFoundError extends Error {
   constructor(readonly jobId: string) {
@@ -83,6 +79,7 @@ const EXECUTION_STATUSES: Record<JobStatus, string[]> = {
 };
 
 const SEARCH_CONCURRENCY = 8;
+const GRPC_INVALID_ARGUMENT = 3;
 const PendingActivityState = temporal.api.enums.v1.PendingActivityState;
 
 /**
@@ -168,7 +165,8 @@ export class TranscriptionJobs {
     );
     if (failure instanceof ApplicationFailure && failure.type === JOB_FAILED_ERROR) {
       const [state] = (failure.details ?? []) as TranscriptionJobState[];
-      if (state) return { ...times, ...state, completedTime: state.completedTime ?? times.completedTime, jobStatus: 'failed' };
+      if (state)
+        return { ...times, ...state, completedTime: state.completedTime ?? times.completedTime, jobStatus: 'failed' };
     }
     // Terminated, cancelled or timed out from outside (e.g. by an operator in the Web UI): no state of the
     // workflow's own survives, so rebuild the chunks from the history.
@@ -195,7 +193,8 @@ export class TranscriptionJobs {
         nextPageToken: request.pageToken ? Buffer.from(request.pageToken, 'base64url') : undefined,
       });
     } catch (err) {
-      if (request.pageToken && isGrpcServiceError(err) && err.code === 3) throw new InvalidPageTokenError();
+      if (request.pageToken && isGrpcServiceError(err) && Number(err.code) === GRPC_INVALID_ARGUMENT)
+        throw new InvalidPageTokenError();
       throw err;
     }
     const jobIds = response.executions.map((execution) => execution.execution?.workflowId ?? '');
@@ -216,9 +215,13 @@ export class TranscriptionJobs {
     await this.client.workflowService.getSystemInfo({});
   }
 
-  private async liveState(handle: WorkflowHandle<typeof TranscriptionWorkflow>): Promise<TranscriptionJobState | undefined> {
+  private async liveState(
+    handle: WorkflowHandle<typeof TranscriptionWorkflow>,
+  ): Promise<TranscriptionJobState | undefined> {
     try {
-      return await this.client.withDeadline(Date.now() + this.options.queryTimeoutMs, () => handle.query(jobStateQuery));
+      return await this.client.withDeadline(Date.now() + this.options.queryTimeoutMs, () =>
+        handle.query(jobStateQuery),
+      );
     } catch {
       // No worker to answer (or it is busy): the history still tells what has finished.
       return undefined;

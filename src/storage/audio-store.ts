@@ -16,7 +16,6 @@ export interface ChunkAudio {
 }
 
 const MAX_PATH_LENGTH = 1024;
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /**

@@ -61,14 +61,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'json',
     '--log-level',
     'warn',
-    ...CUSTOM_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${searchAttributeFlagType(key.type)}`]),
+    ...CUSTOM_SEARCH_ATTRIBUTES.flatMap((key) => [
+      '--search-attribute',
+      `${key.name}=${searchAttributeFlagType(key.type)}`,
+    ]),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
   ];
-  const child: ChildProcess = spawn('sh', ['-c', GUARD, 'temporal-dev-server', temporalCliPath(options.toolsDir), ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the server last.
-    detached: true,
-  });
+  const child: ChildProcess = spawn(
+    'sh',
+    ['-c', GUARD, 'temporal-dev-server', temporalCliPath(options.toolsDir), ...args],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the server last.
+      detached: true,
+    },
+  );
   const recent: string[] = [];
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {

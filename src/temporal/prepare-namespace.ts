@@ -19,7 +19,8 @@ export async function prepareNamespace(
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
     const wanted: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
     for (const key of CUSTOM_SEARCH_ATTRIBUTES) {
-      if (!customAttributes?.[key.name]) wanted[key.name] = temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`];
+      if (!customAttributes?.[key.name])
+        wanted[key.name] = temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`];
     }
     return wanted;
   };

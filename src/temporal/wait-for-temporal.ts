@@ -9,7 +9,9 @@ async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Pro
       return await attempt();
     } catch (err) {
       if (Date.now() >= deadline) {
-        throw new Error(`${what} did not answer within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `${what} did not answer within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       await sleep(250);
     }

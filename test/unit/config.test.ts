@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('when nothing is set, then the embedded defaults apply', () => {
+    const config = loadConfig({});
+    expect(config.api.port).toBe(3000);
+    expect(config.temporal.embedded).toBe(true);
+    expect(config.temporal.address).toBe('127.0.0.1:7233');
+    expect(config.temporal.retentionDays).toBe(30);
+    expect(config.audio.root).toBe(path.resolve('./data/audio'));
+    expect(config.audio.maxChunkBytes).toBe(5 * 1024 * 1024);
+    expect(config.chunkRetry).toEqual({
+      maximumAttempts: 3,
+      initialIntervalMs: 1000,
+      backoffCoefficient: 2,
+      maximumIntervalMs: 30_000,
+    });
+    expect(config.asrSimulator.latency).toEqual({ minMs: 5000, maxMs: 10_000 });
+    expect(config.asr.url).toBeUndefined();
+  });
+
+  it('when DATA_DIR moves, then the audio root follows it unless AUDIO_ROOT is set', () => {
+    expect(loadConfig({ DATA_DIR: '/tmp/x' }).audio.root).toBe('/tmp/x/audio');
+    expect(loadConfig({ DATA_DIR: '/tmp/x', AUDIO_ROOT: '/srv/audio' }).audio.root).toBe('/srv/audio');
+  });
+
+  it('when TEMPORAL_ADDRESS is set, then no embedded server is used', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233' });
+    expect(config.temporal).toMatchObject({ embedded: false, address: 'temporal.internal:7233' });
+  });
+
+  it('when variables are invalid, then start-up fails naming each of them', () => {
+    expect(() => loadConfig({ PORT: 'eighty', ASR_SIM_LATENCY_MS: '10-5', ASR_URL: 'not a url' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: 'eighty', ASR_SIM_LATENCY_MS: '10-5', ASR_URL: 'not a url', ASR_SIM_FAIL_PATTERN: '(' });
+    } catch (err) {
+      const message = (err as Error).message;
+      for (const name of ['PORT', 'ASR_SIM_LATENCY_MS', 'ASR_URL', 'ASR_SIM_FAIL_PATTERN']) {
+        expect(message).toContain(name);
+      }
+    }
+  });
+
+  it('when loaded, then the configuration cannot be changed afterwards', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config.chunkRetry)).toBe(true);
+  });
+
+  it('when the README documents configuration, then it lists every variable', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    for (const name of Object.keys(CONFIG_VARIABLES)) expect(readme).toContain(`\`${name}\``);
+  });
+});
