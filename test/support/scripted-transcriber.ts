@@ -1,0 +1,39 @@
+import { Context } from '@temporalio/activity';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Transcriber } from '../../src/asr/asr-client';
+import type { ChunkAudio } from '../../src/storage/audio-store';
+
+/** One scripted ASR answer: a transcript after an optional delay, or an error to throw. */
+export type ScriptedStep = { text: string; delayMs?: number } | { error: Error };
+
+/**
+ * TEST DOUBLE of the ASR for time-skipping workflow tests: answers each file from a script, in order, and records
+ * every attempt with the test server's clock at its start (so backoff can be checked in workflow time).
+ */
+export class ScriptedTranscriber implements Transcriber {
+  readonly attempts: { name: string; attempt: number; startedAtMs: number }[] = [];
+  private readonly steps = new Map<string, ScriptedStep[]>();
+
+  constructor(
+    private readonly clock: () => Promise<number>,
+    private readonly fallback: (name: string) => ScriptedStep = (name) => ({ text: `text of ${name}` }),
+  ) {}
+
+  script(name: string, ...steps: ScriptedStep[]): this {
+    this.steps.set(name, steps);
+    return this;
+  }
+
+  attemptsFor(name: string) {
+    return this.attempts.filter((attempt) => attempt.name === name);
+  }
+
+  async transcribe(audio: ChunkAudio): Promise<string> {
+    const { info } = Context.current();
+    this.attempts.push({ name: audio.name, attempt: info.attempt, startedAtMs: await this.clock() });
+    const step = this.steps.get(audio.name)?.shift() ?? this.fallback(audio.name);
+    if ('error' in step) throw step.error;
+    if (step.delayMs) await sleep(step.delayMs);
+    return step.text;
+  }
+}

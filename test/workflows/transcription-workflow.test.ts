@@ -1,0 +1,207 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createActivities } from '../../activities';
+import { AsrRejectedError, AsrUnavailableError } from '../../src/asr/asr-errors';
+import { AudioStore } from '../../src/storage/audio-store';
+import type { TranscriptionWorkflow } from '../../workflows';
+import {
+  JOB_FAILED_ERROR,
+  WORKFLOW_TYPE,
+  jobStateQuery,
+  type TranscriptionJobInput,
+  type TranscriptionJobState,
+} from '../../workflows/contract';
+import { ScriptedTranscriber } from '../support/scripted-transcriber';
+import { testServerExecutable } from '../support/temporal-binaries';
+import { tempDir, writeChunk } from '../support/temp-dir';
+
+describe('TranscriptionWorkflow (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let audioRoot: string;
+  let testNumber = 0;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+    audioRoot = path.join(await tempDir('workflow'), 'audio');
+    await mkdir(audioRoot);
+    for (let index = 0; index < 24; index += 1) await writeChunk(audioRoot, `c${index}.wav`);
+    await writeChunk(audioRoot, 'too-big.wav', { bytes: 4096 });
+  });
+
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  const input = (paths: string[]): TranscriptionJobInput => ({
+    userId: 'alice',
+    audioChunkPaths: paths,
+    retry: { maximumAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000 },
+    timeouts: { startToCloseMs: 30_000, heartbeatMs: 10_000 },
+  });
+
+  /** Runs one job on a fresh worker whose ASR is the given scripted test double. */
+  async function runJob<T>(
+    transcriber: ScriptedTranscriber,
+    paths: string[],
+    body: (jobId: string) => Promise<T>,
+  ): Promise<T> {
+    testNumber += 1;
+    const taskQueue = `workflow-test-${testNumber}`;
+    const jobId = `job-test-${testNumber}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: createActivities({ asr: transcriber, audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048 }) }),
+    });
+    return worker.runUntil(async () => {
+      await env.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: jobId,
+        args: [input(paths)],
+      });
+      return body(jobId);
+    });
+  }
+
+  const clock = () => env.currentTimeMs();
+  const result = (jobId: string) => env.client.workflow.getHandle<typeof TranscriptionWorkflow>(jobId).result();
+
+  async function failedState(jobId: string): Promise<TranscriptionJobState> {
+    const error = await result(jobId).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(JOB_FAILED_ERROR);
+    return (cause as ApplicationFailure).details?.[0] as TranscriptionJobState;
+  }
+
+  it('when chunks finish out of order, then the transcript is still stitched in chunk order', async () => {
+    const asr = new ScriptedTranscriber(clock)
+      .script('c0.wav', { text: 'one', delayMs: 600 })
+      .script('c1.wav', { text: 'two', delayMs: 300 })
+      .script('c2.wav', { text: 'three' });
+    const state = await runJob(asr, ['c0.wav', 'c1.wav', 'c2.wav'], result);
+    expect(asr.attempts.map((attempt) => attempt.name)).toHaveLength(3);
+    expect(state.transcription).toBe('one two three');
+    expect(state.chunks.map((chunk) => [chunk.status, chunk.transcript, chunk.attempts])).toEqual([
+      ['completed', 'one', 1],
+      ['completed', 'two', 1],
+      ['completed', 'three', 1],
+    ]);
+    expect(state.completedTime).not.toBeNull();
+  });
+
+  it('when a chunk always fails, then it is attempted exactly 3 times, 1 s then 2 s apart, and fails the job after the others complete', async () => {
+    const unavailable = () => ({ error: new AsrUnavailableError('ASR answered 503: busy', { status: 503 }) });
+    const asr = new ScriptedTranscriber(clock).script('c1.wav', unavailable(), unavailable(), unavailable(), unavailable());
+    const state = await runJob(asr, ['c0.wav', 'c1.wav', 'c2.wav'], failedState);
+
+    const attempts = asr.attemptsFor('c1.wav');
+    expect(attempts.map((attempt) => attempt.attempt)).toEqual([1, 2, 3]);
+    const [first, second, third] = attempts.map((attempt) => attempt.startedAtMs);
+    expect(second! - first!).toBeGreaterThanOrEqual(1000);
+    expect(second! - first!).toBeLessThan(1900);
+    expect(third! - second!).toBeGreaterThanOrEqual(2000);
+    expect(third! - second!).toBeLessThan(2900);
+
+    expect(state.chunks.map((chunk) => chunk.status)).toEqual(['completed', 'failed', 'completed']);
+    expect(state.chunks[1]).toMatchObject({ attempts: 3, error: 'ASR answered 503: busy', transcript: null });
+    expect(state.chunks[0]?.transcript).toBe('text of c0.wav');
+    expect(state.transcription).toBeNull();
+    expect(state.failureReason).toContain('chunk 1 (c1.wav): ASR answered 503: busy');
+  });
+
+  it('when the ASR rejects a chunk (a 4xx), then it is attempted once and fails the job', async () => {
+    const asr = new ScriptedTranscriber(clock).script('c0.wav', { error: new AsrRejectedError('ASR answered 400', 400) });
+    const state = await runJob(asr, ['c0.wav', 'c1.wav'], failedState);
+    expect(asr.attemptsFor('c0.wav')).toHaveLength(1);
+    expect(state.chunks[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'ASR answered 400' });
+    expect(state.chunks[1]?.status).toBe('completed');
+  });
+
+  it('when a chunk file is missing or too large, then it is not retried and the ASR is never called for it', async () => {
+    const asr = new ScriptedTranscriber(clock);
+    const state = await runJob(asr, ['missing.wav', 'too-big.wav', 'c0.wav'], failedState);
+    expect(asr.attempts.map((attempt) => attempt.name)).toEqual(['c0.wav']);
+    expect(state.chunks[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'cannot open missing.wav: no such file' });
+    expect(state.chunks[1]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(state.chunks[1]?.error).toMatch(/over the limit of 2048/);
+  });
+
+  it('when the ASR fails once and then answers, then the chunk completes on its second attempt', async () => {
+    const asr = new ScriptedTranscriber(clock).script(
+      'c0.wav',
+      { error: new AsrUnavailableError('ASR unreachable: ECONNREFUSED') },
+      { text: 'recovered' },
+    );
+    const state = await runJob(asr, ['c0.wav'], result);
+    expect(state.chunks[0]).toMatchObject({ status: 'completed', attempts: 2, transcript: 'recovered' });
+    expect(state.transcription).toBe('recovered');
+  });
+
+  it("when the ASR answers 429 with Retry-After, then the next attempt waits the ASR's delay instead of the backoff", async () => {
+    const asr = new ScriptedTranscriber(clock).script(
+      'c0.wav',
+      { error: new AsrUnavailableError('ASR answered 429', { status: 429, retryAfterMs: 7000 }) },
+      { text: 'ok' },
+    );
+    await runJob(asr, ['c0.wav'], result);
+    const [first, second] = asr.attemptsFor('c0.wav').map((attempt) => attempt.startedAtMs);
+    expect(second! - first!).toBeGreaterThanOrEqual(7000);
+    expect(second! - first!).toBeLessThan(7900);
+  });
+
+  it('when chunks are silent, then they complete with empty transcripts and add nothing to the job', async () => {
+    const asr = new ScriptedTranscriber(clock).script('c0.wav', { text: '' }).script('c2.wav', { text: '' });
+    const state = await runJob(asr, ['c0.wav', 'c1.wav', 'c2.wav'], result);
+    expect(state.chunks.map((chunk) => [chunk.status, chunk.transcript])).toEqual([
+      ['completed', ''],
+      ['completed', 'text of c1.wav'],
+      ['completed', ''],
+    ]);
+    expect(state.transcription).toBe('text of c1.wav');
+  });
+
+  it('when a job has 24 chunks, then all are transcribed at once and stitched in order', async () => {
+    const paths = Array.from({ length: 24 }, (_, index) => `c${index}.wav`);
+    const asr = new ScriptedTranscriber(clock, (name) => ({ text: name.replace('.wav', ''), delayMs: 50 }));
+    const state = await runJob(asr, paths, result);
+    expect(state.transcription).toBe(paths.map((p) => p.replace('.wav', '')).join(' '));
+    expect(asr.attempts).toHaveLength(24);
+  });
+
+  it('when the job is running, then the query shows finished and unfinished chunks', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const asr = new ScriptedTranscriber(clock);
+    asr.transcribe = async function (audio) {
+      if (audio.name === 'c1.wav') await released;
+      return `text of ${audio.name}`;
+    };
+    const state = await runJob(asr, ['c0.wav', 'c1.wav'], async (jobId) => {
+      const handle = env.client.workflow.getHandle(jobId);
+      let live: TranscriptionJobState;
+      const deadline = Date.now() + 20_000;
+      do {
+        live = await handle.query(jobStateQuery);
+      } while (live.chunks[0]?.status !== 'completed' && Date.now() < deadline);
+      release();
+      expect(live.chunks.map((chunk) => chunk.status)).toEqual(['completed', 'pending']);
+      expect(live.transcription).toBeNull();
+      expect(live.userId).toBe('alice');
+      return result(jobId);
+    });
+    expect(state.transcription).toBe('text of c0.wav text of c1.wav');
+  });
+});
