@@ -46,7 +46,7 @@ export const searchJobsSchema = z.object({
   pageToken: z
     .string()
     .max(4096)
-    .regex(/^[A-Za-z0-9_-]+$/, 'is not a page token this service returned')
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not a page token this service returned')
     .optional(),
 });
 

@@ -190,11 +190,12 @@ export class TranscriptionJobs {
         namespace: this.client.options.namespace,
         query,
         pageSize: request.limit,
-        nextPageToken: request.pageToken ? Buffer.from(request.pageToken, 'base64url') : undefined,
+        nextPageToken: request.pageToken === undefined ? undefined : openPageToken(query, request.pageToken),
       });
     } catch (err) {
-      if (request.pageToken && isGrpcServiceError(err) && Number(err.code) === GRPC_INVALID_ARGUMENT)
+      if (request.pageToken && isGrpcServiceError(err) && Number(err.code) === GRPC_INVALID_ARGUMENT) {
         throw new InvalidPageTokenError();
+      }
       throw err;
     }
     const jobIds = response.executions.map((execution) => execution.execution?.workflowId ?? '');
@@ -207,7 +208,7 @@ export class TranscriptionJobs {
     // Visibility lags the executions a little: a job that has moved on since belongs to another status's list.
     const results = jobs.filter((job): job is TranscriptResult => job?.jobStatus === request.jobStatus);
     const token = response.nextPageToken;
-    return { results, nextPageToken: token && token.length > 0 ? Buffer.from(token).toString('base64url') : null };
+    return { results, nextPageToken: token && token.length > 0 ? sealPageToken(query, token) : null };
   }
 
   /** Resolves once Temporal answers. */
@@ -254,6 +255,25 @@ function pendingChunkActivities(description: WorkflowExecutionDescription): Pend
       },
     ];
   });
+}
+
+/**
+ * Page tokens are Temporal's, sealed with a digest of the query they belong to: a token that was altered, or
+ * made for another user or status, is refused here (the dev server stalls on a garbled token rather than refusing it).
+ */
+function sealPageToken(query: string, token: Uint8Array): string {
+  return `${Buffer.from(token).toString('base64url')}.${pageTokenSeal(query, token)}`;
+}
+
+function openPageToken(query: string, sealed: string): Buffer {
+  const [encoded = '', seal] = sealed.split('.');
+  const token = Buffer.from(encoded, 'base64url');
+  if (token.length === 0 || seal !== pageTokenSeal(query, token)) throw new InvalidPageTokenError();
+  return token;
+}
+
+function pageTokenSeal(query: string, token: Uint8Array): string {
+  return createHash('sha256').update(query).update('\n').update(token).digest('base64url').slice(0, 22);
 }
 
 function sha256(text: string): string {

@@ -1,7 +1,13 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Runtime,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createActivities } from '../../activities';
@@ -28,7 +34,10 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+    bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
     audioRoot = path.join(await tempDir('workflow'), 'audio');
     await mkdir(audioRoot);
     for (let index = 0; index < 24; index += 1) await writeChunk(audioRoot, `c${index}.wav`);
@@ -59,7 +68,10 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: bundle,
-      activities: createActivities({ asr: transcriber, audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048 }) }),
+      activities: createActivities({
+        asr: transcriber,
+        audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048 }),
+      }),
     });
     return worker.runUntil(async () => {
       await env.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
@@ -104,7 +116,13 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
 
   it('when a chunk always fails, then it is attempted exactly 3 times, 1 s then 2 s apart, and fails the job after the others complete', async () => {
     const unavailable = () => ({ error: new AsrUnavailableError('ASR answered 503: busy', { status: 503 }) });
-    const asr = new ScriptedTranscriber(clock).script('c1.wav', unavailable(), unavailable(), unavailable(), unavailable());
+    const asr = new ScriptedTranscriber(clock).script(
+      'c1.wav',
+      unavailable(),
+      unavailable(),
+      unavailable(),
+      unavailable(),
+    );
     const state = await runJob(asr, ['c0.wav', 'c1.wav', 'c2.wav'], failedState);
 
     const attempts = asr.attemptsFor('c1.wav');
@@ -123,7 +141,9 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
   });
 
   it('when the ASR rejects a chunk (a 4xx), then it is attempted once and fails the job', async () => {
-    const asr = new ScriptedTranscriber(clock).script('c0.wav', { error: new AsrRejectedError('ASR answered 400', 400) });
+    const asr = new ScriptedTranscriber(clock).script('c0.wav', {
+      error: new AsrRejectedError('ASR answered 400', 400),
+    });
     const state = await runJob(asr, ['c0.wav', 'c1.wav'], failedState);
     expect(asr.attemptsFor('c0.wav')).toHaveLength(1);
     expect(state.chunks[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'ASR answered 400' });
@@ -134,7 +154,11 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     const asr = new ScriptedTranscriber(clock);
     const state = await runJob(asr, ['missing.wav', 'too-big.wav', 'c0.wav'], failedState);
     expect(asr.attempts.map((attempt) => attempt.name)).toEqual(['c0.wav']);
-    expect(state.chunks[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'cannot open missing.wav: no such file' });
+    expect(state.chunks[0]).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: 'cannot open missing.wav: no such file',
+    });
     expect(state.chunks[1]).toMatchObject({ status: 'failed', attempts: 1 });
     expect(state.chunks[1]?.error).toMatch(/over the limit of 2048/);
   });

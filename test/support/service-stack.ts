@@ -1,0 +1,163 @@
+import { Client, Connection } from '@temporalio/client';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createApp } from '../../src/app';
+import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { connectJobs } from '../../src/temporal-client';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { tempDir } from './temp-dir';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(PROJECT_ROOT, 'dist', 'src');
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Polls `read` until `done` holds, or fails after `timeoutMs` with the last value seen. */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting after ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await sleep(200);
+    last = await read();
+  }
+  return last;
+}
+
+/**
+ * The real service for integration tests: the pinned Temporal dev server (its own database, headless, free port),
+ * the ASR simulator, the API in this process on a real HTTP port, and worker processes built by `npm run build`.
+ */
+export class ServiceStack {
+  readonly workers: ChildProcess[] = [];
+  private constructor(
+    readonly devServer: DevServer,
+    readonly simulator: AsrSimulator,
+    readonly audioRoot: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly apiUrl: string,
+    readonly temporal: Client,
+    private readonly server: Server,
+    private readonly closeApi: () => Promise<void>,
+  ) {}
+
+  static async start(options: { env?: Record<string, string>; failPattern?: RegExp } = {}): Promise<ServiceStack> {
+    const dir = await tempDir('stack');
+    const audioRoot = path.join(dir, 'audio');
+    await mkdir(audioRoot);
+    const devServer = await startDevServer({
+      toolsDir: path.join(PROJECT_ROOT, '.tools'),
+      dbFilename: path.join(dir, 'temporal.sqlite'),
+      port: await freePort(),
+      namespace: 'default',
+      startupTimeoutMs: 120_000,
+    });
+    const simulator = await startAsrSimulator({
+      port: 0,
+      audioRoot,
+      latency: { minMs: 100, maxMs: 300 },
+      failureRate: 0,
+      failPattern: options.failPattern,
+    });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: devServer.address,
+      TEMPORAL_TASK_QUEUE: `integration-${path.basename(dir)}`,
+      AUDIO_ROOT: audioRoot,
+      ASR_URL: simulator.url,
+      CHUNK_HEARTBEAT_TIMEOUT_MS: '2000',
+      API_QUERY_TIMEOUT_MS: '1000',
+      LOG_LEVEL: 'error',
+      ...options.env,
+    };
+    const config = loadConfig(env);
+    const { client, jobs } = await connectJobs(config);
+    const app = createApp({
+      jobs,
+      maxChunksPerJob: config.audio.maxChunksPerJob,
+      logger: createLogger('api', 'silent'),
+      withinDeadline: (fn) => client.withDeadline(Date.now() + 14_000, fn),
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    const temporal = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+    return new ServiceStack(devServer, simulator, audioRoot, env, `http://127.0.0.1:${port}`, temporal, server, () =>
+      client.connection.close(),
+    );
+  }
+
+  /** Starts a worker process (`npm run worker`'s entry point) and waits until it polls. */
+  async startWorker(): Promise<ChildProcess> {
+    const worker = fork(path.join(DIST, 'worker-main.js'), [], {
+      env: this.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.workers.push(worker);
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: { type?: string }) => message.type === 'ready' && resolve());
+      worker.once('exit', (code) => reject(new Error(`worker exited before it was ready (code ${code})`)));
+    });
+    return worker;
+  }
+
+  async stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (worker.exitCode !== null || worker.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.kill(signal);
+    await exited;
+  }
+
+  async request(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${this.apiUrl}${route}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined };
+  }
+
+  async submit(userId: string, audioChunkPaths: string[]): Promise<string> {
+    const response = await this.request('POST', '/transcribe', { userId, audioChunkPaths });
+    if (response.status !== 202) throw new Error(`submit failed: ${response.status} ${response.text}`);
+    return response.json.jobId as string;
+  }
+
+  /** GET the job until `done` holds. */
+  async waitForJob(jobId: string, done: (job: any) => boolean = (job) => job.jobStatus !== 'in_progress') {
+    const response = await pollUntil(
+      () => this.request('GET', `/transcript/${jobId}`),
+      (reply) => reply.status === 200 && done(reply.json),
+    );
+    return response.json;
+  }
+
+  async stop(): Promise<void> {
+    for (const worker of this.workers) await this.stopWorker(worker);
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.closeApi();
+    await this.temporal.connection.close();
+    await this.simulator.close();
+    await this.devServer.stop();
+  }
+}
