@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { cp, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
@@ -13,7 +13,7 @@ import { startDevServer, type DevServer } from './temporal/dev-server';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('launcher', config.logLevel);
-  await mkdir(config.audio.root, { recursive: true });
+  await seedExampleAudio(config.audio.root, logger);
 
   const children: ChildProcess[] = [];
   let devServer: DevServer | undefined;
@@ -70,6 +70,14 @@ async function main(): Promise<void> {
   printBanner(config, { apiUrl: apiUrl ?? '', uiUrl: devServer?.uiUrl, asrUrl: env.ASR_URL ?? '' });
 }
 
+/** On a first start (an empty audio root), copies the example recordings in so the banner's curl works at once. */
+async function seedExampleAudio(audioRoot: string, logger: Logger): Promise<void> {
+  await mkdir(audioRoot, { recursive: true });
+  if ((await readdir(audioRoot)).length > 0) return;
+  await cp(path.join(__dirname, '..', '..', 'examples', 'audio'), audioRoot, { recursive: true });
+  logger.info({ audioRoot }, 'copied the example recordings into the empty audio root');
+}
+
 function startChild(
   modulePath: string,
   env: NodeJS.ProcessEnv,
@@ -108,7 +116,7 @@ function printBanner(config: Config, urls: { apiUrl: string; uiUrl?: string; asr
     `  Audio root          ${config.audio.root}`,
     '',
     `  curl -s -X POST ${urls.apiUrl}/transcribe -H 'content-type: application/json' \\`,
-    `       -d '{"userId":"alice","audioChunkPaths":["example/part-1.wav"]}'`,
+    `       -d '{"userId":"alice","audioChunkPaths":["example/part-1.wav","example/part-2.wav","example/part-3.wav"]}'`,
     '',
     '  Ctrl-C stops everything.',
     '',

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Everything `npm start` and `npm test` need, installed idempotently: the npm packages from the lockfile and the
+# pinned Temporal binaries. Fast when nothing changed, so both commands run it every time.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+stamp="node_modules/.package-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "setup: installing npm packages from package-lock.json" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+
+bash scripts/install-temporal-tools.sh
