@@ -9,7 +9,9 @@ stamp="node_modules/.package-lock.sha256"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "setup: installing npm packages from package-lock.json" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 refuses this lockfile in `ci` over optional packages of other platforms
+  # (@swc/core-*, @unrs/resolver-binding-*), while `install` takes the locked versions and leaves the lockfile as is.
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
 

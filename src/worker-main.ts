@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, temporalLoggerFor } from './logger';
 import { announceReady, onShutdown } from './process-lifecycle';
-import { prepareNamespace } from './temporal/prepare-namespace';
-import { connectClient, connectWorker } from './temporal/wait-for-temporal';
+import { connectPreparedClient } from './temporal/prepare-namespace';
+import { connectWorker } from './temporal/wait-for-temporal';
 import { createTranscriptionWorker } from './worker';
 
 /** Built by `npm run build` next to the compiled code, so a worker starts without bundling workflows itself. */
@@ -18,13 +18,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
 
   const { temporal } = config;
-  const client = await connectClient({
-    address: temporal.address,
-    namespace: temporal.namespace,
-    timeoutMs: temporal.startupTimeoutMs,
-  });
-  await prepareNamespace(client, { namespace: temporal.namespace, retentionDays: temporal.retentionDays });
-  await client.close();
+  await (await connectPreparedClient(config)).close();
 
   const connection = await connectWorker({ address: temporal.address, timeoutMs: temporal.startupTimeoutMs });
   try {

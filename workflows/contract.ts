@@ -82,6 +82,18 @@ export const NON_RETRYABLE_CHUNK_ERRORS = [AUDIO_FILE_ERROR, ASR_REJECTED_ERROR]
 /** The type of the failure a job's workflow ends with when a chunk failed for good; its details hold the state. */
 export const JOB_FAILED_ERROR = 'TranscriptionJobFailed';
 
+/** The state of a job's chunks before any has been attempted. */
+export function initialChunkStates(audioChunkPaths: readonly string[]): ChunkState[] {
+  return audioChunkPaths.map((path, index) => ({
+    index,
+    path,
+    status: 'pending',
+    attempts: 0,
+    error: null,
+    transcript: null,
+  }));
+}
+
 /** Each chunk's activity id names its index, so the server's view of a pending activity maps back to its chunk. */
 export const chunkActivityId = (index: number): string => `chunk-${index}`;
 

@@ -13,6 +13,7 @@ import {
   JOB_FAILED_ERROR,
   NON_RETRYABLE_CHUNK_ERRORS,
   chunkActivityId,
+  initialChunkStates,
   jobStateQuery,
   type ChunkFailureDetails,
   type TranscriptionJobInput,
@@ -31,14 +32,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   const { workflowId } = workflowInfo();
   const state: TranscriptionJobState = {
     userId: input.userId,
-    chunks: input.audioChunkPaths.map((path, index) => ({
-      index,
-      path,
-      status: 'pending',
-      attempts: 0,
-      error: null,
-      transcript: null,
-    })),
+    chunks: initialChunkStates(input.audioChunkPaths),
     transcription: null,
     completedTime: null,
     failureReason: null,

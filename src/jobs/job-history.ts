@@ -1,6 +1,7 @@
 import type { temporal } from '@temporalio/proto';
 import {
   chunkIndexOf,
+  initialChunkStates,
   type ChunkState,
   type TranscribeChunkResult,
   type TranscriptionJobInput,
@@ -25,14 +26,7 @@ export async function jobStateFromHistory(
   const started = events[0]?.workflowExecutionStartedEventAttributes;
   if (!started) throw new Error('history does not begin with the workflow start');
   const input = (await decode(started.input?.payloads)) as TranscriptionJobInput;
-  const chunks: ChunkState[] = input.audioChunkPaths.map((path, index) => ({
-    index,
-    path,
-    status: 'pending',
-    attempts: 0,
-    error: null,
-    transcript: null,
-  }));
+  const chunks = initialChunkStates(input.audioChunkPaths);
   const scheduled = new Map<string, ChunkState>();
   const chunkFor = (scheduledEventId: unknown): ChunkState | undefined => scheduled.get(String(scheduledEventId));
 

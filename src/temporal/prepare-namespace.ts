@@ -1,4 +1,6 @@
 import type { Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import { connectClient } from './wait-for-temporal';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/contract';
@@ -43,4 +45,15 @@ export async function prepareNamespace(
       config: { workflowExecutionRetentionTtl: msToTs(retentionSeconds * 1000) },
     });
   }
+}
+
+/** Connects to Temporal as configured (waiting for it to come up) and makes the namespace ready. */
+export async function connectPreparedClient({ temporal }: Config): Promise<Connection> {
+  const connection = await connectClient({
+    address: temporal.address,
+    namespace: temporal.namespace,
+    timeoutMs: temporal.startupTimeoutMs,
+  });
+  await prepareNamespace(connection, { namespace: temporal.namespace, retentionDays: temporal.retentionDays });
+  return connection;
 }
