@@ -16,3 +16,4 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 bash scripts/install-temporal-tools.sh
+bash scripts/install-fuzz-tools.sh

@@ -1,13 +1,13 @@
 import Router from '@koa/router';
 import { isGrpcServiceError } from '@temporalio/client';
-import Koa, { type Context, type Next } from 'koa';
-import {
-  IdempotencyConflictError,
-  InvalidPageTokenError,
-  JobNotFoundError,
-  type TranscriptionJobs,
-} from './jobs/transcription-jobs';
-import { HttpError } from './http/http-error';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
+import type { z } from 'zod';
+import { AuthenticationError, wwwAuthenticate } from './auth/auth-errors';
+import type { Principal } from './auth/principal';
+import { actingUserId, mayRead, type Caller } from './http/caller';
+import { HttpError, type FieldProblem } from './http/http-error';
+import { buildOpenApiDocument } from './http/openapi';
+import type { RateLimiter } from './http/rate-limiter';
 import { readJsonBody } from './http/read-json-body';
 import {
   JOB_ID_PATTERN,
@@ -16,36 +16,82 @@ import {
   searchJobsSchema,
   submitJobSchema,
 } from './http/request-schemas';
+import { AsrBacklogFullError, TooManyJobsInFlightError, type JobAdmission } from './jobs/job-admission';
+import {
+  IdempotencyConflictError,
+  InvalidPageTokenError,
+  JobNotFoundError,
+  type TranscriptionJobs,
+} from './jobs/transcription-jobs';
 import type { Logger } from './logger';
+import { AudioFileError, type AudioFileProblem, type AudioStore } from './storage/audio-store';
 
 export interface AppDependencies {
   jobs: Pick<TranscriptionJobs, 'submit' | 'get' | 'search' | 'checkHealth'>;
-  maxChunksPerJob: number;
+  admission: Pick<JobAdmission, 'admit'>;
+  audio: Pick<AudioStore, 'inspect'>;
+  /** Proves who is calling from the `Authorization` header; absent only when authentication is off. */
+  authenticate: ((authorization: string | undefined) => Principal) | undefined;
+  rateLimiter: Pick<RateLimiter, 'take'>;
+  /** The codec endpoint for the Web UI, when payloads are encrypted. */
+  codec?: { router: (requireOperator: Middleware) => Router; payloadsSchema: z.ZodType };
+  limits: { maxChunksPerJob: number; maxBodyBytes: number };
   logger: Logger;
   /** Runs a request's Temporal calls under one deadline, so every answer comes back in time. */
   withinDeadline: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-const MAX_BODY_BYTES = 256 * 1024;
+interface State {
+  caller: Caller;
+}
+
+const MAX_URL_LENGTH = 2048;
+const INSPECT_CONCURRENCY = 8;
 
 /** gRPC status codes that mean Temporal could not answer in time, or at all, rather than that the request is bad. */
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAVAILABLE = 14;
 
 /** The HTTP API. Builds the Koa app and never listens: `server.ts` does. */
-export function createApp(deps: AppDependencies): Koa {
-  const app = new Koa();
-  const submitSchema = submitJobSchema(deps.maxChunksPerJob);
-  const router = new Router();
+export function createApp(deps: AppDependencies): Koa<State> {
+  const app = new Koa<State>();
+  const submitSchema = submitJobSchema(deps.limits.maxChunksPerJob);
+  const openApi = JSON.stringify(
+    buildOpenApiDocument({ maxChunksPerJob: deps.limits.maxChunksPerJob, codecPayloads: deps.codec?.payloadsSchema }),
+  );
 
-  router.post('/transcribe', async (ctx) => {
+  const publicRoutes = new Router();
+  publicRoutes.get('/healthz', async (ctx) => {
+    await deps.jobs.checkHealth();
+    ctx.body = { status: 'ok' };
+  });
+  publicRoutes.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = openApi;
+  });
+
+  const authenticate = authenticateCaller(deps.authenticate);
+  const jobRoutes = new Router<State>();
+  jobRoutes.use(authenticate, limitRate(deps.rateLimiter));
+
+  jobRoutes.post('/transcribe', async (ctx) => {
     const idempotencyKey = parseRequest(
       idempotencyKeySchema,
       ctx.get('idempotency-key') || undefined,
       'Idempotency-Key',
     );
-    const body = parseRequest(submitSchema, await readJsonBody(ctx, MAX_BODY_BYTES));
-    const { jobId, replayed } = await deps.jobs.submit({ ...body, idempotencyKey });
+    const body = parseRequest(submitSchema, await readJsonBody(ctx, deps.limits.maxBodyBytes));
+    const userId = actingUserId(ctx.state.caller, body.userId, 'submit');
+    const { jobId, replayed } = await deps.jobs.submit({
+      userId,
+      audioChunkPaths: body.audioChunkPaths,
+      idempotencyKey,
+      // Only a job that will really start is checked and counted: a repeat returns the job it started.
+      beforeStart: async () => {
+        await inspectChunks(deps.audio, body.audioChunkPaths);
+        await deps.admission.admit(userId);
+      },
+    });
     ctx.status = 202;
     ctx.set('Location', `/transcript/${encodeURIComponent(jobId)}`);
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
@@ -53,32 +99,135 @@ export function createApp(deps: AppDependencies): Koa {
   });
 
   // Registered before `/transcript/:jobId`, which would otherwise take "search" for a job id.
-  router.get('/transcript/search', async (ctx) => {
+  jobRoutes.get('/transcript/search', async (ctx) => {
     const request = parseRequest(searchJobsSchema, ctx.query);
-    ctx.body = await deps.jobs.search(request);
+    const userId = actingUserId(ctx.state.caller, request.userId, 'search');
+    ctx.body = await deps.jobs.search({ ...request, userId });
   });
 
-  router.get('/transcript/:jobId', async (ctx) => {
+  jobRoutes.get('/transcript/:jobId', async (ctx) => {
     const { jobId } = ctx.params as { jobId: string };
     if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
-    ctx.body = await deps.jobs.get(jobId);
-  });
-
-  router.get('/healthz', async (ctx) => {
-    await deps.jobs.checkHealth();
-    ctx.body = { status: 'ok' };
+    const job = await deps.jobs.get(jobId);
+    // Someone else's job is answered exactly like a missing one: its existence is not the caller's business.
+    if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
+    ctx.body = job;
   });
 
   app.use(logRequests(deps.logger));
   app.use(renderErrors(deps.logger));
+  app.use(describeUnrouted);
+  app.use(rejectOversizedUrls);
   app.use((ctx, next) => deps.withinDeadline(next));
-  app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
-  app.use((ctx) => {
-    throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
-  });
+  for (const router of [publicRoutes, deps.codec?.router(requireOperator(authenticate)), jobRoutes]) {
+    if (!router) continue;
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   app.on('error', (err: unknown) => deps.logger.error({ err }, 'request failed'));
   return app;
+}
+
+function authenticateCaller(authenticate: AppDependencies['authenticate']): Middleware<State> {
+  return async (ctx, next) => {
+    ctx.state.caller = authenticate
+      ? { authenticated: true, principal: authenticate(ctx.get('authorization') || undefined) }
+      : { authenticated: false };
+    await next();
+  };
+}
+
+function requireOperator(authenticate: Middleware<State>): Middleware<State> {
+  return async (ctx, next) => {
+    await authenticate(ctx, async () => {
+      const { caller } = ctx.state;
+      if (caller.authenticated && caller.principal.role !== 'operator') {
+        throw new HttpError(403, 'forbidden', 'only operators may use the codec endpoint');
+      }
+      await next();
+    });
+  };
+}
+
+function limitRate(rateLimiter: Pick<RateLimiter, 'take'>): Middleware<State> {
+  return async (ctx, next) => {
+    const { caller } = ctx.state;
+    const decision = rateLimiter.take(caller.authenticated ? `user:${caller.principal.userId}` : `ip:${ctx.ip}`);
+    if (!decision.allowed) {
+      throw new HttpError(429, 'rate_limited', 'too many requests; slow down', null, {
+        'Retry-After': String(Math.ceil(decision.retryAfterMs / 1000)),
+      });
+    }
+    await next();
+  };
+}
+
+/**
+ * Gives the answers no route wrote (404 for an unknown path, the router's 405 with its `Allow` header) the same
+ * JSON error body as every other error.
+ */
+async function describeUnrouted(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.body !== undefined && ctx.body !== null) return;
+  if (ctx.status === 404) {
+    ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}`, details: null } };
+    ctx.status = 404;
+  } else if (ctx.status === 405 || ctx.status === 501) {
+    // The router answers 501 to methods it has no handler for anywhere (TRACE, say); for a path that exists, the
+    // client's mistake is the method, which is a 405 with the methods that are allowed.
+    const allowed = ctx.response.get('Allow');
+    ctx.body = {
+      error: {
+        code: 'method_not_allowed',
+        message: `${ctx.method} is not allowed here; allowed: ${allowed}`,
+        details: null,
+      },
+    };
+    ctx.status = 405;
+  }
+}
+
+async function rejectOversizedUrls(ctx: Context, next: Next): Promise<void> {
+  if (ctx.url.length > MAX_URL_LENGTH) {
+    throw new HttpError(414, 'uri_too_long', `the request URL is longer than ${MAX_URL_LENGTH} characters`);
+  }
+  await next();
+}
+
+/** Status of a submission whose files fail, by the first problem found: size 413, format 415, the rest 400. */
+const STATUS_BY_PROBLEM: Partial<Record<AudioFileProblem, number>> = { too_large: 413, unsupported_format: 415 };
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_audio',
+  413: 'audio_too_large',
+  415: 'unsupported_audio',
+};
+
+async function inspectChunks(audio: Pick<AudioStore, 'inspect'>, paths: string[]): Promise<void> {
+  const problems: (FieldProblem & { problem: AudioFileProblem })[] = [];
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(INSPECT_CONCURRENCY, paths.length) }, async () => {
+    while (next < paths.length) {
+      const index = next++;
+      try {
+        await audio.inspect(paths[index] as string);
+      } catch (err) {
+        if (!(err instanceof AudioFileError)) throw err;
+        problems[index] = { field: `audioChunkPaths[${index}]`, message: err.message, problem: err.problem };
+      }
+    }
+  });
+  await Promise.all(lanes);
+  const found = problems.filter((problem) => problem !== undefined);
+  const first = found[0];
+  if (!first) return;
+  const status = STATUS_BY_PROBLEM[first.problem] ?? 400;
+  const details = found.map(({ field, message }) => ({ field, message }));
+  throw new HttpError(
+    status,
+    CODE_BY_STATUS[status] ?? 'invalid_audio',
+    `audio rejected: ${details[0]?.message}`,
+    details,
+  );
 }
 
 function renderErrors(logger: Logger) {
@@ -88,8 +237,9 @@ function renderErrors(logger: Logger) {
     } catch (err) {
       const error = toHttpError(err);
       ctx.status = error.status;
+      ctx.set(error.headers);
       ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
-      if (error.status >= 500) {
+      if (error.status >= 500 && !(err instanceof AsrBacklogFullError)) {
         // The client sees only the opaque message; the real cause goes to the log.
         logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       }
@@ -99,6 +249,9 @@ function renderErrors(logger: Logger) {
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof AuthenticationError) {
+    return new HttpError(401, 'unauthenticated', err.message, null, { 'WWW-Authenticate': wwwAuthenticate(err) });
+  }
   if (err instanceof JobNotFoundError) return new HttpError(404, 'job_not_found', err.message, { jobId: err.jobId });
   if (err instanceof IdempotencyConflictError) {
     return new HttpError(409, 'idempotency_conflict', err.message, { jobId: err.jobId });
@@ -106,15 +259,32 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof InvalidPageTokenError) {
     return new HttpError(400, 'invalid_request', err.message, [{ field: 'pageToken', message: err.message }]);
   }
+  if (err instanceof TooManyJobsInFlightError) {
+    return new HttpError(429, 'too_many_jobs', err.message, { limit: err.limit }, retryAfter(err.retryAfterSeconds));
+  }
+  if (err instanceof AsrBacklogFullError) {
+    return new HttpError(503, 'backlog_full', err.message, null, retryAfter(err.retryAfterSeconds));
+  }
   if (isGrpcServiceError(err) && [GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE].includes(Number(err.code))) {
-    return new HttpError(503, 'temporal_unavailable', 'the job store did not answer in time; try again shortly');
+    return new HttpError(
+      503,
+      'temporal_unavailable',
+      'the job store did not answer in time; try again shortly',
+      null,
+      retryAfter(2),
+    );
   }
   // Koa's own errors (e.g. 405 from allowedMethods) carry a status and say whether their message is safe to show.
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
-    return new HttpError(status, 'http_error', (err as Error).message);
+    const headers = (err as { headers?: Record<string, string> }).headers ?? {};
+    return new HttpError(status, 'http_error', (err as Error).message, null, headers);
   }
   return new HttpError(500, 'internal', 'internal error');
+}
+
+function retryAfter(seconds: number): Record<string, string> {
+  return { 'Retry-After': String(seconds) };
 }
 
 function logRequests(logger: Logger) {

@@ -36,6 +36,36 @@ const regex = optionalString.transform((value, ctx) => {
 
 const url = optionalString.refine((value) => value === undefined || URL.canParse(value), 'not a valid URL');
 
+const AUTH_METHODS = ['api-key', 'jwt', 'none'] as const;
+const authMethods = z
+  .string()
+  .default('api-key')
+  .transform((value, ctx) => {
+    const methods = [...new Set(value.split(',').map((method) => method.trim()))];
+    const unknown = methods.filter((method) => !(AUTH_METHODS as readonly string[]).includes(method));
+    if (unknown.length > 0 || methods.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${AUTH_METHODS.join(', ')}` });
+      return z.NEVER;
+    }
+    if (methods.includes('none') && methods.length > 1) {
+      ctx.addIssue({ code: 'custom', message: '"none" cannot be combined with other methods' });
+      return z.NEVER;
+    }
+    return methods as (typeof AUTH_METHODS)[number][];
+  });
+
+const originList = optionalString.transform((value, ctx) => {
+  if (value === undefined) return undefined;
+  const origins = value.split(',').map((origin) => origin.trim());
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like http://host:port` });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
 export const CONFIG_VARIABLES = {
   HOST: { doc: 'Address the API listens on.', schema: z.string().default('127.0.0.1') },
   PORT: { doc: 'Port of the API (0 picks a free one).', schema: port(3000) },
@@ -50,6 +80,57 @@ export const CONFIG_VARIABLES = {
   },
   MAX_CHUNK_BYTES: { doc: 'Largest audio chunk accepted, in bytes.', schema: positiveInt(5 * 1024 * 1024) },
   MAX_CHUNKS_PER_JOB: { doc: 'Most audio chunks in one job.', schema: positiveInt(24) },
+  MAX_CHUNK_SECONDS: { doc: 'Longest audio chunk accepted, in seconds.', schema: positiveInt(300) },
+  AUTH_METHODS: {
+    doc: 'Credentials the API accepts: `api-key`, `jwt`, or both comma-separated; `none` turns authentication off and is refused unless HOST is a loopback address.',
+    schema: authMethods,
+  },
+  API_KEYS: {
+    doc: 'Development API keys, `key:userId:role` comma-separated (role `user` or `operator`). Production uses API_KEYS_FILE.',
+    schema: optionalString,
+    secret: true,
+  },
+  API_KEYS_FILE: {
+    doc: 'File of hashed API keys, one `sha256:<hex> <userId> <role>` per line (`npm run api-key` makes them). Default: `$DATA_DIR/api-keys.txt`, which `npm start` creates with development keys on first start.',
+    schema: optionalString,
+  },
+  JWT_HS256_SECRET: { doc: 'Secret of HS256 bearer tokens (at least 32 bytes).', schema: optionalString, secret: true },
+  JWT_JWKS_FILE: { doc: 'JWKS file with the RS256/ES256 public keys of bearer tokens.', schema: optionalString },
+  JWT_ISSUER: { doc: 'Required `iss` of bearer tokens.', schema: optionalString },
+  JWT_AUDIENCE: { doc: 'Required `aud` of bearer tokens.', schema: optionalString },
+  JWT_USER_ID_CLAIM: { doc: "Token claim holding the caller's user id.", schema: z.string().min(1).default('sub') },
+  JWT_ROLE_CLAIM: {
+    doc: 'Token claim holding the role: `operator`, or an array containing it; anything else is `user`.',
+    schema: z.string().min(1).default('role'),
+  },
+  PAYLOAD_ENCRYPTION_KEYS: {
+    doc: 'AES-256-GCM keys for job data stored in Temporal, `keyId:base64key` comma-separated; the first encrypts, all decrypt.',
+    schema: optionalString,
+    secret: true,
+  },
+  PAYLOAD_ENCRYPTION_KEYS_FILE: {
+    doc: 'File holding the same list, used when PAYLOAD_ENCRYPTION_KEYS is unset. Default: `$DATA_DIR/payload-encryption-keys`, which `npm start` creates on first start.',
+    schema: optionalString,
+  },
+  CODEC_CORS_ORIGINS: {
+    doc: "Origins (the Web UI's) allowed to call the codec endpoint from a browser, comma-separated. Default: the embedded Web UI on 127.0.0.1 and localhost.",
+    schema: originList,
+  },
+  MAX_REQUEST_BODY_BYTES: { doc: 'Largest request body accepted.', schema: positiveInt(64 * 1024) },
+  MAX_HEADER_BYTES: { doc: 'Largest total size of request headers accepted.', schema: positiveInt(16 * 1024) },
+  RATE_LIMIT_PER_SECOND: {
+    doc: 'Requests per second one user may make to one API process, sustained.',
+    schema: positiveInt(20),
+  },
+  RATE_LIMIT_BURST: {
+    doc: 'Requests one user may make at once before the rate limit applies.',
+    schema: positiveInt(40),
+  },
+  MAX_JOBS_IN_FLIGHT_PER_USER: { doc: 'Jobs one user may have in progress at once.', schema: positiveInt(20) },
+  ASR_BACKLOG_LIMIT: {
+    doc: 'Chunks waiting for a worker beyond which new jobs are refused with 503 until the backlog drains.',
+    schema: positiveInt(2000),
+  },
   TEMPORAL_ADDRESS: {
     doc: 'Temporal frontend `host:port`. Unset: `npm start` runs the embedded dev server, and the API and worker connect to it on 127.0.0.1:$TEMPORAL_PORT.',
     schema: optionalString,
@@ -112,6 +193,7 @@ export const CONFIG_VARIABLES = {
 } as const;
 
 type Variables = typeof CONFIG_VARIABLES;
+type Variable = { doc: string; schema: z.ZodType; secret?: boolean };
 type Parsed = { [K in keyof Variables]: z.output<Variables[K]['schema']> };
 
 export class ConfigError extends Error {
@@ -126,10 +208,14 @@ function parseVariables(env: NodeJS.ProcessEnv): Parsed {
   const parsed: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(CONFIG_VARIABLES)) {
     const raw = env[name];
-    const result = variable.schema.safeParse(raw === '' ? undefined : raw);
+    const { schema, secret } = variable as Variable;
+    const result = schema.safeParse(raw === '' ? undefined : raw);
     if (result.success) parsed[name] = result.data;
-    else
-      problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((issue) => issue.message).join(', ')}`);
+    else {
+      // A secret's value never reaches a log or terminal, even when it is wrong.
+      const shown = secret ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${result.error.issues.map((issue) => issue.message).join(', ')}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed as Parsed;
@@ -139,13 +225,50 @@ function parseVariables(env: NodeJS.ProcessEnv): Parsed {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const v = parseVariables(env);
   const dataDir = path.resolve(v.DATA_DIR);
+  if (v.AUTH_METHODS.includes('none') && !isLoopbackHost(v.HOST)) {
+    throw new ConfigError([
+      `AUTH_METHODS=none: authentication may be off only when the API listens on loopback, and HOST is ${v.HOST}`,
+    ]);
+  }
+  const uiOrigins = [`http://127.0.0.1:${v.TEMPORAL_UI_PORT}`, `http://localhost:${v.TEMPORAL_UI_PORT}`];
   const config = {
-    api: { host: v.HOST, port: v.PORT, queryTimeoutMs: v.API_QUERY_TIMEOUT_MS },
+    api: {
+      host: v.HOST,
+      port: v.PORT,
+      queryTimeoutMs: v.API_QUERY_TIMEOUT_MS,
+      maxBodyBytes: v.MAX_REQUEST_BODY_BYTES,
+      maxHeaderBytes: v.MAX_HEADER_BYTES,
+      codecCorsOrigins: v.CODEC_CORS_ORIGINS ?? uiOrigins,
+    },
+    auth: {
+      methods: v.AUTH_METHODS,
+      apiKeys: v.API_KEYS,
+      apiKeysFile: path.resolve(v.API_KEYS_FILE ?? path.join(dataDir, 'api-keys.txt')),
+      jwt: {
+        hs256Secret: v.JWT_HS256_SECRET,
+        jwksFile: v.JWT_JWKS_FILE === undefined ? undefined : path.resolve(v.JWT_JWKS_FILE),
+        issuer: v.JWT_ISSUER,
+        audience: v.JWT_AUDIENCE,
+        userIdClaim: v.JWT_USER_ID_CLAIM,
+        roleClaim: v.JWT_ROLE_CLAIM,
+      },
+    },
+    limits: {
+      ratePerSecond: v.RATE_LIMIT_PER_SECOND,
+      rateBurst: v.RATE_LIMIT_BURST,
+      jobsInFlightPerUser: v.MAX_JOBS_IN_FLIGHT_PER_USER,
+      asrBacklog: v.ASR_BACKLOG_LIMIT,
+    },
+    encryption: {
+      keys: v.PAYLOAD_ENCRYPTION_KEYS,
+      keysFile: path.resolve(v.PAYLOAD_ENCRYPTION_KEYS_FILE ?? path.join(dataDir, 'payload-encryption-keys')),
+    },
     logLevel: v.LOG_LEVEL,
     dataDir,
     audio: {
       root: path.resolve(v.AUDIO_ROOT ?? path.join(dataDir, 'audio')),
       maxChunkBytes: v.MAX_CHUNK_BYTES,
+      maxChunkSeconds: v.MAX_CHUNK_SECONDS,
       maxChunksPerJob: v.MAX_CHUNKS_PER_JOB,
     },
     temporal: {
@@ -188,6 +311,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/** Loopback only: names that cannot be reached from another machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !(value instanceof RegExp)) {

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from './config';
+import { ensureDevelopmentCredentials, type DevelopmentKey } from './dev-credentials';
 import { createLogger, type Logger } from './logger';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('launcher', config.logLevel);
   await seedExampleAudio(config.audio.root, logger);
+  const developmentKeys = await ensureDevelopmentCredentials(config, process.env, logger);
 
   const children: ChildProcess[] = [];
   let devServer: DevServer | undefined;
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   await start('worker', 'worker-main.js');
   const { url: apiUrl } = await start('api', 'server.js');
 
-  printBanner(config, { apiUrl: apiUrl ?? '', uiUrl: devServer?.uiUrl, asrUrl: env.ASR_URL ?? '' });
+  printBanner(config, developmentKeys, { apiUrl: apiUrl ?? '', uiUrl: devServer?.uiUrl, asrUrl: env.ASR_URL ?? '' });
 }
 
 /** On a first start (an empty audio root), copies the example recordings in so the banner's curl works at once. */
@@ -107,16 +109,25 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function printBanner(config: Config, urls: { apiUrl: string; uiUrl?: string; asrUrl: string }): void {
+function printBanner(
+  config: Config,
+  keys: DevelopmentKey[],
+  urls: { apiUrl: string; uiUrl?: string; asrUrl: string },
+): void {
+  const user = keys.find((key) => key.role === 'user');
+  const auth = user ? `-H 'authorization: Bearer ${user.key}' ` : '';
   const lines = [
     '',
-    `  Transcription API   ${urls.apiUrl}`,
+    `  Transcription API   ${urls.apiUrl}   (API docs: ${urls.apiUrl}/openapi.json)`,
     `  Temporal Web UI     ${urls.uiUrl ?? `(external Temporal at ${config.temporal.address})`}`,
     `  ASR                 ${urls.asrUrl}${config.asr.url ? '' : '  (simulator)'}`,
     `  Audio root          ${config.audio.root}`,
+    ...keys.map((key) => `  API key ${`${key.userId} (${key.role})`.padEnd(16)} ${key.key}`),
+    ...(config.auth.methods.includes('none') ? ['  Authentication      OFF (AUTH_METHODS=none)'] : []),
     '',
-    `  curl -s -X POST ${urls.apiUrl}/transcribe -H 'content-type: application/json' \\`,
-    `       -d '{"userId":"alice","audioChunkPaths":["example/part-1.wav","example/part-2.wav","example/part-3.wav"]}'`,
+    `  curl -s -X POST ${urls.apiUrl}/transcribe ${auth}-H 'content-type: application/json' \\`,
+    `       -d '{"audioChunkPaths":["example/part-1.wav","example/part-2.wav","example/part-3.wav"]}'`,
+    ...(user ? [`  curl -s ${urls.apiUrl}/transcript/<jobId> ${auth.trim()}`] : []),
     '',
     '  Ctrl-C stops everything.',
     '',

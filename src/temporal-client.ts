@@ -1,13 +1,20 @@
 import { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from './config';
 import { TranscriptionJobs } from './jobs/transcription-jobs';
 import { connectPreparedClient } from './temporal/prepare-namespace';
 
-/** Connects to Temporal as configured, makes the namespace ready, and returns the jobs service over it. */
-export async function connectJobs(config: Config): Promise<{ client: Client; jobs: TranscriptionJobs }> {
+/**
+ * Connects to Temporal as configured, makes the namespace ready, and returns the jobs service over it. Every
+ * payload the client writes goes through `codec`, so job data is encrypted before it reaches Temporal.
+ */
+export async function connectJobs(
+  config: Config,
+  codec: PayloadCodec,
+): Promise<{ client: Client; jobs: TranscriptionJobs }> {
   const { temporal } = config;
   const connection = await connectPreparedClient(config);
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
   const jobs = new TranscriptionJobs(client, {
     taskQueue: temporal.taskQueue,
     retry: config.chunkRetry,

@@ -1,6 +1,7 @@
 import { Runtime } from '@temporalio/worker';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
+import { loadPayloadCodec } from './codec/load-payload-codec';
 import { createLogger, temporalLoggerFor } from './logger';
 import { announceReady, onShutdown } from './process-lifecycle';
 import { connectPreparedClient } from './temporal/prepare-namespace';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
   if (!config.asr.url) throw new ConfigError(['ASR_URL: required by the worker (npm start sets it to the simulator)']);
+  const codec = await loadPayloadCodec(config);
   Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
 
   const { temporal } = config;
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
       config,
       asrUrl: config.asr.url,
       workflowBundle: { codePath: WORKFLOW_BUNDLE },
+      codec,
     });
     const running = worker.run();
     onShutdown(

@@ -1,3 +1,4 @@
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { AsrClient } from './asr/asr-client';
@@ -10,6 +11,8 @@ export async function createTranscriptionWorker(options: {
   config: Config;
   asrUrl: string;
   workflowBundle: WorkflowBundleOption;
+  /** Encrypts what the worker writes to Temporal (chunk transcripts, the stitched transcript) and decrypts what it reads. */
+  codec: PayloadCodec;
 }): Promise<Worker> {
   const { config } = options;
   const activities = createActivities({
@@ -19,7 +22,11 @@ export async function createTranscriptionWorker(options: {
       model: config.asr.model,
       timeoutMs: config.asr.timeoutMs,
     }),
-    audio: new AudioStore({ root: config.audio.root, maxChunkBytes: config.audio.maxChunkBytes }),
+    audio: new AudioStore({
+      root: config.audio.root,
+      maxChunkBytes: config.audio.maxChunkBytes,
+      maxChunkSeconds: config.audio.maxChunkSeconds,
+    }),
   });
   return Worker.create({
     connection: options.connection,
@@ -27,6 +34,7 @@ export async function createTranscriptionWorker(options: {
     taskQueue: config.temporal.taskQueue,
     workflowBundle: options.workflowBundle,
     activities,
+    dataConverter: { payloadCodecs: [options.codec] },
     // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100.
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
   });

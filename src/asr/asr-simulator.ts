@@ -41,7 +41,11 @@ export interface AsrSimulator {
  */
 export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<AsrSimulator> {
   const random = options.random ?? Math.random;
-  const sidecars = new AudioStore({ root: options.audioRoot, maxChunkBytes: Number.MAX_SAFE_INTEGER });
+  const sidecars = new AudioStore({
+    root: options.audioRoot,
+    maxChunkBytes: Number.MAX_SAFE_INTEGER,
+    maxChunkSeconds: Number.MAX_SAFE_INTEGER,
+  });
   const counts = new Map<string, number>();
   const scripts = new Map<string, ScriptedAnswer[]>();
   let total = 0;

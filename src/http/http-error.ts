@@ -14,6 +14,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details: FieldProblem[] | Record<string, unknown> | null = null,
+    /** Headers the answer must carry, e.g. `Retry-After` or `WWW-Authenticate`. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'HttpError';

@@ -1,34 +1,50 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '../../workflows/contract';
+import { USER_ID_PATTERN } from '../auth/principal';
 import { AudioFileError, normalizeChunkPath } from '../storage/audio-store';
 import { invalidRequest, type FieldProblem } from './http-error';
 
 /** User ids go into visibility queries and job ids, so they keep to a plain alphabet. */
-const userId = z
+export const userIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]*$/, 'must be letters, digits and . _ @ : - (starting with a letter or digit)');
+  .regex(USER_ID_PATTERN, 'must be letters, digits and . _ @ : - (starting with a letter or digit)')
+  .meta({
+    description: "A user id. Defaults to the caller's; only operators may name another user.",
+    example: 'alice',
+  });
 
-const chunkPath = z.string().transform((value, ctx) => {
-  try {
-    return normalizeChunkPath(value);
-  } catch (err) {
-    if (!(err instanceof AudioFileError)) throw err;
-    ctx.addIssue({ code: 'custom', message: err.message });
-    return z.NEVER;
-  }
-});
+const chunkPath = z
+  .string()
+  .min(1, 'path is empty')
+  .max(1024, 'path is longer than 1024 characters')
+  .meta({ description: 'Path of an audio file, relative to the audio root.', example: 'example/part-1.wav' })
+  .transform((value, ctx) => {
+    try {
+      return normalizeChunkPath(value);
+    } catch (err) {
+      if (!(err instanceof AudioFileError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+      return z.NEVER;
+    }
+  });
 
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 
+export const jobIdSchema = z
+  .string()
+  .regex(JOB_ID_PATTERN)
+  .meta({ description: 'The id `POST /transcribe` returned.', example: 'job-01jz8m3k2q4w5e6r7t8y9u0i1o' });
+
 export function submitJobSchema(maxChunksPerJob: number) {
   return z.strictObject({
-    userId,
+    userId: userIdSchema.optional(),
     audioChunkPaths: z
       .array(chunkPath)
       .min(1, 'at least one audio chunk is needed')
-      .max(maxChunksPerJob, `at most ${maxChunksPerJob} audio chunks per job`),
+      .max(maxChunksPerJob, `at most ${maxChunksPerJob} audio chunks per job`)
+      .meta({ description: 'The chunks of one recording, in order; their transcripts are stitched in this order.' }),
   });
 }
 
@@ -37,16 +53,20 @@ export const idempotencyKeySchema = z
   .min(1)
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .meta({ description: 'Makes retries safe: the same key with the same request returns the job it started.' })
   .optional();
 
-export const searchJobsSchema = z.object({
-  userId,
-  jobStatus: z.enum(JOB_STATUSES, { message: `must be one of ${JOB_STATUSES.join(', ')}` }),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+export const searchJobsSchema = z.strictObject({
+  userId: userIdSchema.optional(),
+  jobStatus: z
+    .enum(JOB_STATUSES, { message: `must be one of ${JOB_STATUSES.join(', ')}` })
+    .meta({ description: "Which of the user's jobs to list." }),
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Jobs per page.' }),
   pageToken: z
     .string()
-    .max(4096)
+    .max(1024)
     .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not a page token this service returned')
+    .meta({ description: 'The `nextPageToken` of the previous page.' })
     .optional(),
 });
 

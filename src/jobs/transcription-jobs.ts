@@ -62,6 +62,7 @@ export interface SubmitJobRequest {
   userId: string;
   audioChunkPaths: string[];
   idempotencyKey?: string;
+  beforeStart?: () => Promise<void>;
 }
 
 export interface SearchJobsRequest {
@@ -92,12 +93,20 @@ export class TranscriptionJobs {
     private readonly options: TranscriptionJobsOptions,
   ) {}
 
-  /** Starts a job. With an idempotency key, a repeat of the same request returns the job it started. */
+  /**
+   * Starts a job. With an idempotency key, a repeat of the same request returns the job it started.
+   * `beforeStart` runs only when a new job is about to start, and may refuse it by throwing.
+   */
   async submit(request: SubmitJobRequest): Promise<{ jobId: string; replayed: boolean }> {
     const fingerprint = sha256(JSON.stringify([request.userId, request.audioChunkPaths]));
     const jobId = request.idempotencyKey
       ? `job-${sha256(`${request.userId}\n${request.idempotencyKey}`).slice(0, 32)}`
       : `job-${ulid().toLowerCase()}`;
+    if (request.idempotencyKey) {
+      const replayed = await this.replay(jobId, fingerprint);
+      if (replayed) return replayed;
+    }
+    await request.beforeStart?.();
     const input: TranscriptionJobInput = {
       userId: request.userId,
       audioChunkPaths: request.audioChunkPaths,
@@ -118,11 +127,25 @@ export class TranscriptionJobs {
       });
       return { jobId, replayed: false };
     } catch (err) {
+      // Two identical requests raced past the replay check: the loser answers with the winner's job.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !request.idempotencyKey) throw err;
-      const existing = await this.client.workflow.getHandle(jobId).describe();
-      if (existing.memo?.requestFingerprint !== fingerprint) throw new IdempotencyConflictError(jobId);
-      return { jobId, replayed: true };
+      const replayed = await this.replay(jobId, fingerprint);
+      if (!replayed) throw err;
+      return replayed;
     }
+  }
+
+  /** The job an idempotency key already started, if any; a different request under the same key is a conflict. */
+  private async replay(jobId: string, fingerprint: string): Promise<{ jobId: string; replayed: true } | undefined> {
+    let existing: WorkflowExecutionDescription;
+    try {
+      existing = await this.client.workflow.getHandle(jobId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+    if (existing.memo?.requestFingerprint !== fingerprint) throw new IdempotencyConflictError(jobId);
+    return { jobId, replayed: true };
   }
 
   /** The job as it is now. Finished jobs are read from their execution's outcome, so no worker is needed. */
@@ -177,11 +200,10 @@ export class TranscriptionJobs {
 
   /** A user's jobs in one status; finished jobs newest first, then by start time. */
   async search(request: SearchJobsRequest): Promise<{ results: TranscriptResult[]; nextPageToken: string | null }> {
-    if (request.userId.includes("'")) throw new Error('userId must be validated before it reaches a visibility query');
     const statuses = EXECUTION_STATUSES[request.jobStatus].map((status) => `ExecutionStatus = '${status}'`);
     const query = [
       `WorkflowType = '${WORKFLOW_TYPE}'`,
-      `${USER_ID_SEARCH_ATTRIBUTE.name} = '${request.userId}'`,
+      `${USER_ID_SEARCH_ATTRIBUTE.name} = '${quoteFree(request.userId)}'`,
       `(${statuses.join(' OR ')})`,
     ].join(' AND ');
     let response: temporal.api.workflowservice.v1.ListWorkflowExecutionsResponse;
@@ -209,6 +231,29 @@ export class TranscriptionJobs {
     const results = jobs.filter((job): job is TranscriptResult => job?.jobStatus === request.jobStatus);
     const token = response.nextPageToken;
     return { results, nextPageToken: token && token.length > 0 ? sealPageToken(query, token) : null };
+  }
+
+  /** How many of the user's jobs are in progress, as visibility knows it (a moment behind the executions). */
+  async jobsInFlight(userId: string): Promise<number> {
+    const { count } = await this.client.workflow.count(
+      [
+        `WorkflowType = '${WORKFLOW_TYPE}'`,
+        `${USER_ID_SEARCH_ATTRIBUTE.name} = '${quoteFree(userId)}'`,
+        `ExecutionStatus = 'Running'`,
+      ].join(' AND '),
+    );
+    return count;
+  }
+
+  /** Chunks scheduled on the task queue that no worker has picked up yet: the ASR's waiting line. */
+  async chunkBacklog(): Promise<number> {
+    const response = await this.client.workflowService.describeTaskQueue({
+      namespace: this.client.options.namespace,
+      taskQueue: { name: this.options.taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      reportStats: true,
+    });
+    return Number(response.stats?.approximateBacklogCount ?? 0);
   }
 
   /** Resolves once Temporal answers. */
@@ -274,6 +319,12 @@ function openPageToken(query: string, sealed: string): Buffer {
 
 function pageTokenSeal(query: string, token: Uint8Array): string {
   return createHash('sha256').update(query).update('\n').update(token).digest('base64url').slice(0, 22);
+}
+
+/** User ids are validated long before here; this is the last guard between one and a visibility query. */
+function quoteFree(userId: string): string {
+  if (/['"\\]/.test(userId)) throw new Error('userId must be validated before it reaches a visibility query');
+  return userId;
 }
 
 function sha256(text: string): string {

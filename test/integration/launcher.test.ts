@@ -9,6 +9,7 @@ function startLauncher(env: NodeJS.ProcessEnv): {
   launcher: ChildProcess;
   ready: Promise<void>;
   exited: Promise<number | null>;
+  output: () => string;
 } {
   const launcher = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
     env,
@@ -24,7 +25,14 @@ function startLauncher(env: NodeJS.ProcessEnv): {
     launcher.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     void exited.then((code) => reject(new Error(`launcher exited (${code}) before it was ready:\n${output}`)));
   });
-  return { launcher, ready, exited };
+  return { launcher, ready, exited, output: () => output };
+}
+
+/** The development user key the banner prints. */
+function bannerKey(output: string): string {
+  const key = /API key alice \(user\)\s+(\S+)/.exec(output)?.[1];
+  if (!key) throw new Error(`no API key in the banner:\n${output}`);
+  return key;
 }
 
 function portIsFree(port: number): Promise<boolean> {
@@ -60,16 +68,18 @@ describe('npm start', () => {
 
     const first = startLauncher(env);
     await first.ready;
+    const key = bannerKey(first.output());
+    const auth = { authorization: `Bearer ${key}` };
+    expect((await fetch(`${api}/transcript/search?jobStatus=completed`)).status).toBe(401);
     const submitted = await fetch(`${api}/transcribe`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        userId: 'grace',
-        audioChunkPaths: ['rec/part-1.wav', 'rec/part-2.wav', 'rec/part-3.wav'],
-      }),
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ audioChunkPaths: ['rec/part-1.wav', 'rec/part-2.wav', 'rec/part-3.wav'] }),
     });
     const { jobId } = (await submitted.json()) as { jobId: string };
-    const running = (await (await fetch(`${api}/transcript/${jobId}`)).json()) as { jobStatus: string };
+    const running = (await (await fetch(`${api}/transcript/${jobId}`, { headers: auth })).json()) as {
+      jobStatus: string;
+    };
     expect(running.jobStatus).toBe('in_progress');
 
     first.launcher.kill('SIGKILL');
@@ -84,13 +94,22 @@ describe('npm start', () => {
     const second = startLauncher(env);
     try {
       await second.ready;
+      // The same development key works across restarts: it was made once, on the first start.
+      expect(bannerKey(second.output())).toBe(key);
       const job = await pollUntil(
         async () =>
-          (await (await fetch(`${api}/transcript/${jobId}`)).json()) as { jobStatus: string; transcription: string },
+          (await (await fetch(`${api}/transcript/${jobId}`, { headers: auth })).json()) as {
+            jobStatus: string;
+            transcription: string;
+          },
         (reply) => reply.jobStatus !== 'in_progress',
         90_000,
       );
-      expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'sentence 1 sentence 2 sentence 3' });
+      expect(job).toMatchObject({
+        userId: 'alice',
+        jobStatus: 'completed',
+        transcription: 'sentence 1 sentence 2 sentence 3',
+      });
       expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
     } finally {
       second.launcher.kill('SIGTERM');

@@ -26,10 +26,12 @@ describe('transcription service on the real Temporal dev server', () => {
   });
 
   it('when a job is submitted, then it is accepted at once and completes with the chunks stitched in order', async () => {
-    const submitted = await stack.request('POST', '/transcribe', {
-      userId: 'alice',
-      audioChunkPaths: ['talk/part-3.wav', 'talk/part-1.wav', 'talk/part-2.wav'],
-    });
+    const submitted = await stack.request(
+      'POST',
+      '/transcribe',
+      { userId: 'alice', audioChunkPaths: ['talk/part-3.wav', 'talk/part-1.wav', 'talk/part-2.wav'] },
+      stack.auth('alice'),
+    );
     expect(submitted.status).toBe(202);
     completedJobId = submitted.json.jobId;
     expect(submitted.headers.get('location')).toBe(`/transcript/${completedJobId}`);
@@ -99,9 +101,9 @@ describe('transcription service on the real Temporal dev server', () => {
       400,
       'invalid_request',
     ],
-    ['a missing userId', { audioChunkPaths: ['a.wav'] }, 400, 'invalid_request'],
+    ['a file that does not exist', { audioChunkPaths: ['talk/missing.wav'] }, 400, 'invalid_audio'],
   ])('when POST /transcribe gets %s, then it answers a JSON 4xx naming the problem', async (_, body, status, code) => {
-    const response = await stack.request('POST', '/transcribe', body);
+    const response = await stack.request('POST', '/transcribe', body, stack.auth('alice'));
     expect(response.status).toBe(status);
     expect(response.json.error).toMatchObject({ code });
     expect(typeof response.json.error.message).toBe('string');
@@ -109,7 +111,10 @@ describe('transcription service on the real Temporal dev server', () => {
   });
 
   it('when the body is not JSON, then the answer is 415', async () => {
-    const response = await stack.request('POST', '/transcribe', 'userId=alice', { 'content-type': 'text/plain' });
+    const response = await stack.request('POST', '/transcribe', 'userId=alice', {
+      ...stack.auth('alice'),
+      'content-type': 'text/plain',
+    });
     expect(response.status).toBe(415);
     expect(response.json.error.code).toBe('unsupported_media_type');
   });
@@ -121,10 +126,10 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(route.json.error.code).toBe('not_found');
   });
 
-  it('when search is called without a userId, then it is a 400 from search, not a lookup of a job named "search"', async () => {
-    const response = await stack.request('GET', '/transcript/search?jobStatus=completed');
+  it('when search gets a bad status, then it is a 400 from search, not a lookup of a job named "search"', async () => {
+    const response = await stack.request('GET', '/transcript/search?jobStatus=done');
     expect(response.status).toBe(400);
-    expect(response.json.error.details).toEqual([{ field: 'userId', message: expect.any(String) }]);
+    expect(response.json.error.details).toEqual([{ field: 'jobStatus', message: expect.any(String) }]);
   });
 
   it('when a user searches by status, then they get their own jobs in that status, page by page', async () => {
@@ -173,7 +178,7 @@ describe('transcription service on the real Temporal dev server', () => {
 
   it('when a POST is retried with the same Idempotency-Key, then it returns the same job; with another body, a 409', async () => {
     const body = { userId: 'carol', audioChunkPaths: ['talk/part-1.wav'] };
-    const headers = { 'idempotency-key': 'upload-42' };
+    const headers = { ...stack.auth('carol'), 'idempotency-key': 'upload-42' };
     const first = await stack.request('POST', '/transcribe', body, headers);
     const again = await stack.request('POST', '/transcribe', body, headers);
     expect(first.status).toBe(202);

@@ -5,13 +5,18 @@ import type { Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createApp } from '../../src/app';
+import { randomBytes } from 'node:crypto';
+import { createApiServer } from '../../src/api';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
+import { generateEncryptionKey } from '../../src/codec/encryption-keys';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { connectJobs } from '../../src/temporal-client';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { tempDir } from './temp-dir';
+
+/** The users the stack has API keys for; `ops` is an operator. */
+export const STACK_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'ops'] as const;
+export type StackUser = (typeof STACK_USERS)[number];
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(PROJECT_ROOT, 'dist', 'src');
@@ -53,6 +58,7 @@ export class ServiceStack {
     readonly env: NodeJS.ProcessEnv,
     readonly apiUrl: string,
     readonly temporal: Client,
+    readonly apiKeys: Readonly<Record<StackUser, string>>,
     private readonly server: Server,
     private readonly closeApi: () => Promise<void>,
   ) {}
@@ -75,8 +81,14 @@ export class ServiceStack {
       failureRate: 0,
       failPattern: options.failPattern,
     });
+    const apiKeys = Object.fromEntries(
+      STACK_USERS.map((user) => [user, `test_${user}_${randomBytes(16).toString('hex')}`]),
+    ) as Record<StackUser, string>;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      DATA_DIR: dir,
+      API_KEYS: STACK_USERS.map((user) => `${apiKeys[user]}:${user}:${user === 'ops' ? 'operator' : 'user'}`).join(','),
+      PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('test-key-1'),
       TEMPORAL_ADDRESS: devServer.address,
       TEMPORAL_TASK_QUEUE: `integration-${path.basename(dir)}`,
       AUDIO_ROOT: audioRoot,
@@ -87,19 +99,22 @@ export class ServiceStack {
       ...options.env,
     };
     const config = loadConfig(env);
-    const { client, jobs } = await connectJobs(config);
-    const app = createApp({
-      jobs,
-      maxChunksPerJob: config.audio.maxChunksPerJob,
-      logger: createLogger('api', 'silent'),
-      withinDeadline: (fn) => client.withDeadline(Date.now() + 14_000, fn),
-    });
-    const server = app.listen(0, '127.0.0.1');
+    const { server, client } = await createApiServer(config, createLogger('api', 'silent'));
+    server.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
+    // A plain client, without the service's codec: it sees what Temporal stores.
     const temporal = new Client({ connection: await Connection.connect({ address: devServer.address }) });
-    return new ServiceStack(devServer, simulator, audioRoot, env, `http://127.0.0.1:${port}`, temporal, server, () =>
-      client.connection.close(),
+    return new ServiceStack(
+      devServer,
+      simulator,
+      audioRoot,
+      env,
+      `http://127.0.0.1:${port}`,
+      temporal,
+      apiKeys,
+      server,
+      () => client.connection.close(),
     );
   }
 
@@ -124,18 +139,29 @@ export class ServiceStack {
     await exited;
   }
 
+  /** The Authorization header of one of the stack's users. */
+  auth(user: StackUser): Record<string, string> {
+    return { authorization: `Bearer ${this.apiKeys[user]}` };
+  }
+
+  /**
+   * One HTTP request to the API, as the operator `ops` unless `headers` carries its own `authorization`
+   * (an empty one sends none).
+   */
   async request(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    const sent: Record<string, string> = { ...this.auth('ops'), ...headers };
+    if (sent.authorization === '') delete sent.authorization;
     const response = await fetch(`${this.apiUrl}${route}`, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: body === undefined ? sent : { 'content-type': 'application/json', ...sent },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
     return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined };
   }
 
-  async submit(userId: string, audioChunkPaths: string[]): Promise<string> {
-    const response = await this.request('POST', '/transcribe', { userId, audioChunkPaths });
+  async submit(userId: StackUser, audioChunkPaths: string[]): Promise<string> {
+    const response = await this.request('POST', '/transcribe', { audioChunkPaths }, this.auth(userId));
     if (response.status !== 202) throw new Error(`submit failed: ${response.status} ${response.text}`);
     return response.json.jobId as string;
   }

@@ -28,7 +28,7 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
       failureRate: 0,
       failPattern: /^broken\//,
     });
-    store = new AudioStore({ root, maxChunkBytes: 1024 * 1024 });
+    store = new AudioStore({ root, maxChunkBytes: 1024 * 1024, maxChunkSeconds: 300 });
     client = new AsrClient({ url: simulator.url, model: 'whisper-1', timeoutMs: 2000 });
   });
 

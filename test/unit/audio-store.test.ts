@@ -12,7 +12,7 @@ describe('AudioStore', () => {
     base = await tempDir('audio-store');
     root = path.join(base, 'audio');
     await mkdir(root);
-    store = new AudioStore({ root, maxChunkBytes: 4096 });
+    store = new AudioStore({ root, maxChunkBytes: 4096, maxChunkSeconds: 300 });
     await writeChunk(root, 'ok/chunk.wav', { bytes: 1000 });
     await writeChunk(root, 'big.wav', { bytes: 5000 });
     await writeFile(path.join(base, 'outside.wav'), 'secret');

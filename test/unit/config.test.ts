@@ -43,6 +43,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('when authentication is turned off, then it is refused unless the API listens on loopback', () => {
+    expect(loadConfig({ AUTH_METHODS: 'none' }).auth.methods).toEqual(['none']);
+    expect(loadConfig({ AUTH_METHODS: 'none', HOST: '::1' }).auth.methods).toEqual(['none']);
+    expect(() => loadConfig({ AUTH_METHODS: 'none', HOST: '0.0.0.0' })).toThrow(/AUTH_METHODS=none.*loopback/);
+    expect(() => loadConfig({ AUTH_METHODS: 'none,api-key' })).toThrow(/AUTH_METHODS/);
+    expect(() => loadConfig({ AUTH_METHODS: 'password' })).toThrow(/AUTH_METHODS/);
+    expect(loadConfig({ AUTH_METHODS: 'jwt, api-key' }).auth.methods).toEqual(['jwt', 'api-key']);
+  });
+
   it('when loaded, then the configuration cannot be changed afterwards', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.chunkRetry)).toBe(true);

@@ -22,9 +22,10 @@ describe('POST /transcribe body validation', () => {
     });
   });
 
-  it('when fields are missing, then each missing field is named', () => {
+  it('when the chunks are missing, then the field is named; the user id may be left to the credentials', () => {
     const fields = problemsOf(() => parseRequest(submit, {})).map((problem) => problem.field);
-    expect(fields).toEqual(expect.arrayContaining(['userId', 'audioChunkPaths']));
+    expect(fields).toEqual(['audioChunkPaths']);
+    expect(parseRequest(submit, { audioChunkPaths: ['a.wav'] })).toEqual({ audioChunkPaths: ['a.wav'] });
   });
 
   it('when fields have the wrong types, then the field is named', () => {
@@ -53,6 +54,10 @@ describe('POST /transcribe body validation', () => {
     ['/etc/passwd', /relative/],
     ['C:\\audio.wav', /relative/],
     ['a\u0000b.wav', /control characters/],
+    ['a\u0085b.wav', /control characters/],
+    ['a\u2028b.wav', /control characters/],
+    ['cafe\u0301.wav', /NFC/],
+    ['bad\ud800.wav', /well-formed/],
     ['', /empty/],
     ['folder/', /folder/],
   ])('when a path is %j, then it is refused', (path, reason) => {
@@ -82,9 +87,22 @@ describe('GET /transcript/search query validation', () => {
     });
   });
 
-  it('when the status is unknown or the user missing, then both are named', () => {
-    const fields = problemsOf(() => parseRequest(searchJobsSchema, { jobStatus: 'done' })).map((p) => p.field);
+  it('when the status is unknown, the user id malformed or a parameter unknown, then each is named', () => {
+    const fields = problemsOf(() =>
+      parseRequest(searchJobsSchema, { userId: 'a b', jobStatus: 'done', status: 'x' }),
+    ).map((p) => p.field);
     expect(fields).toEqual(expect.arrayContaining(['userId', 'jobStatus']));
+    expect(
+      problemsOf(() => parseRequest(searchJobsSchema, { jobStatus: 'done', status: 'x' }))
+        .map((p) => p.message)
+        .join(),
+    ).toMatch(/status/);
+  });
+
+  it('when a parameter is repeated, then it is refused rather than one copy picked', () => {
+    expect(
+      problemsOf(() => parseRequest(searchJobsSchema, { userId: ['a', 'b'], jobStatus: 'failed' }))[0]?.field,
+    ).toBe('userId');
   });
 
   it('when the limit is outside 1 to 100, then it is refused', () => {

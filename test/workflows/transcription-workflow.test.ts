@@ -70,7 +70,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       workflowBundle: bundle,
       activities: createActivities({
         asr: transcriber,
-        audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048 }),
+        audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048, maxChunkSeconds: 300 }),
       }),
     });
     return worker.runUntil(async () => {

@@ -1,0 +1,81 @@
+import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { EncryptionKeyRing } from './encryption-keys';
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+export const KEY_ID_METADATA = 'encryption-key-id';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** A payload that cannot be decrypted: unknown key id, or data that fails authentication. */
+export class PayloadDecryptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PayloadDecryptionError';
+  }
+}
+
+/**
+ * Encrypts each whole payload (metadata included, so even its encoding is hidden) with AES-256-GCM under the
+ * ring's active key, a fresh random IV each time, and the key id bound in as additional authenticated data so
+ * it cannot be swapped. Payloads not encrypted by it pass through decoding, so history written before
+ * encryption stays readable.
+ */
+export class AesGcmPayloadCodec implements PayloadCodec {
+  constructor(private readonly ring: EncryptionKeyRing) {}
+
+  encode(payloads: Payload[]): Promise<Payload[]> {
+    return new Promise((resolve) => resolve(this.seal(payloads)));
+  }
+
+  decode(payloads: Payload[]): Promise<Payload[]> {
+    return new Promise((resolve) => resolve(this.open(payloads)));
+  }
+
+  private seal(payloads: Payload[]): Payload[] {
+    const keyId = this.ring.activeKeyId;
+    const key = this.ring.keys.get(keyId);
+    if (!key) throw new Error(`active key ${keyId} is not in the key ring`);
+    return payloads.map((payload) => {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(Buffer.from(keyId, 'utf8'));
+      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+      const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+      return {
+        metadata: {
+          [METADATA_ENCODING_KEY]: Buffer.from(ENCRYPTED_ENCODING),
+          [KEY_ID_METADATA]: Buffer.from(keyId),
+        },
+        data: sealed,
+      };
+    });
+  }
+
+  private open(payloads: Payload[]): Payload[] {
+    return payloads.map((payload) => {
+      const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+      if (!encoding || Buffer.from(encoding).toString() !== ENCRYPTED_ENCODING) return payload;
+      const keyId = Buffer.from(payload.metadata?.[KEY_ID_METADATA] ?? []).toString();
+      const key = this.ring.keys.get(keyId);
+      if (!key) throw new PayloadDecryptionError(`payload encrypted with unknown key "${keyId}"`);
+      const data = Buffer.from(payload.data ?? []);
+      if (data.length < IV_BYTES + TAG_BYTES)
+        throw new PayloadDecryptionError(`payload under key "${keyId}" is truncated`);
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+        decipher.setAAD(Buffer.from(keyId, 'utf8'));
+        decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+        const plain = Buffer.concat([
+          decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+          decipher.final(),
+        ]);
+        return temporal.api.common.v1.Payload.decode(plain);
+      } catch {
+        throw new PayloadDecryptionError(`payload under key "${keyId}" failed authentication`);
+      }
+    });
+  }
+}

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import {
+  errorResponseSchema,
+  healthResponseSchema,
+  searchJobsResponseSchema,
+  submitJobResponseSchema,
+  transcriptResultSchema,
+} from './response-schemas';
+import { idempotencyKeySchema, jobIdSchema, searchJobsSchema, submitJobSchema } from './request-schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+/** A zod schema as an OpenAPI 3.1 schema object (JSON Schema 2020-12), from the side the given direction sees. */
+function schemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const json: JsonSchema = { ...z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) };
+  // The document declares its dialect once; each schema inside it needs none.
+  delete json.$schema;
+  return json;
+}
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: schemaOf(schema, 'output') } });
+
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 0 } },
+};
+
+const ERROR_RESPONSES: Record<string, { description: string; headers?: Record<string, unknown> }> = {
+  '400': { description: 'The request is malformed; `details` names each bad field.' },
+  '401': {
+    description: 'Credentials are missing or not valid.',
+    headers: { 'WWW-Authenticate': { description: 'RFC 6750 challenge.', schema: { type: 'string' } } },
+  },
+  '403': { description: 'The credentials do not allow this, e.g. naming another user.' },
+  '404': { description: 'No such job, or not one the caller may see.' },
+  '409': { description: 'The Idempotency-Key was used before with a different request.' },
+  '413': { description: 'The body, or an audio file it names, is too large.' },
+  '414': { description: 'The URL is longer than 2048 characters.' },
+  '415': { description: 'The body is not JSON, or an audio file is not a supported format.' },
+  '429': { description: "The caller's request rate or jobs in flight are over the limit.", headers: RETRY_AFTER },
+  '503': { description: 'Temporal did not answer in time, or the ASR backlog is full.', headers: RETRY_AFTER },
+};
+
+function errors(...statuses: (keyof typeof ERROR_RESPONSES)[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { ...ERROR_RESPONSES[status], content: json(errorResponseSchema) }]),
+  );
+}
+
+/** What any request may get before it reaches a route: Node's own 431 has no body. */
+const TRANSPORT_LIMITS = {
+  ...errors('414'),
+  '431': { description: 'The request line and headers are larger than MAX_HEADER_BYTES.' },
+};
+
+/** Query parameters from an object schema, one per property, each with its own schema. */
+function queryParameters(schema: z.ZodObject) {
+  const objectSchema = schemaOf(schema, 'input') as { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(objectSchema.properties).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: objectSchema.required?.includes(name) ?? false,
+    description: property.description,
+    schema: property,
+  }));
+}
+
+export interface OpenApiOptions {
+  maxChunksPerJob: number;
+  /** Body schema of the codec endpoints, when the API serves them. */
+  codecPayloads?: z.ZodType;
+}
+
+/**
+ * The API's OpenAPI 3.1 document, built from the same zod schemas that validate requests and describe responses,
+ * so the two cannot drift. Served at `/openapi.json`.
+ */
+export function buildOpenApiDocument(options: OpenApiOptions): Record<string, unknown> {
+  const authenticated = (responses: Record<string, unknown>) => ({
+    ...responses,
+    ...errors('401', '429', '503'),
+    ...TRANSPORT_LIMITS,
+  });
+  const paths: Record<string, unknown> = {
+    '/transcribe': {
+      post: {
+        operationId: 'submitJob',
+        summary: 'Start a transcription job',
+        description:
+          'Returns at once with the job id; the chunks are transcribed in parallel and stitched in order. Every file is checked here: it must exist under the audio root, be a supported audio format (WAV, FLAC, MP3, Ogg, M4A) and be within the size and duration limits.',
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            schema: schemaOf(idempotencyKeySchema.unwrap(), 'input'),
+            description: idempotencyKeySchema.unwrap().meta()?.description,
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: schemaOf(submitJobSchema(options.maxChunksPerJob), 'input') } },
+        },
+        responses: authenticated({
+          '202': {
+            description: 'The job started (or, with a repeated Idempotency-Key, had started).',
+            headers: {
+              Location: { description: 'Where to read the job.', schema: { type: 'string' } },
+              'Idempotent-Replayed': { description: '`true` on a repeat.', schema: { type: 'string' } },
+            },
+            content: json(submitJobResponseSchema),
+            links: {
+              getJob: {
+                operationId: 'getJob',
+                parameters: { jobId: '$response.body#/jobId' },
+                description: 'The job just started.',
+              },
+            },
+          },
+          ...errors('400', '403', '409', '413', '415'),
+        }),
+      },
+    },
+    '/transcript/search': {
+      get: {
+        operationId: 'searchJobs',
+        summary: "List a user's jobs in one status",
+        description: 'Finished jobs newest first. Operators may list any user; users only their own.',
+        parameters: queryParameters(searchJobsSchema),
+        responses: authenticated({
+          '200': { description: 'One page of jobs.', content: json(searchJobsResponseSchema) },
+          ...errors('400', '403'),
+        }),
+      },
+    },
+    '/transcript/{jobId}': {
+      get: {
+        operationId: 'getJob',
+        summary: 'Read a job: its status, every chunk, and the transcript once completed',
+        parameters: [{ name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') }],
+        responses: authenticated({
+          '200': { description: 'The job.', content: json(transcriptResultSchema) },
+          ...errors('404'),
+        }),
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'health',
+        summary: 'Whether the API can reach Temporal',
+        security: [],
+        responses: {
+          '200': { description: 'Healthy.', content: json(healthResponseSchema) },
+          ...errors('503'),
+          ...TRANSPORT_LIMITS,
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'openApiDocument',
+        summary: 'This document',
+        security: [],
+        responses: {
+          '200': { description: 'The OpenAPI document.', content: { 'application/json': {} } },
+          ...TRANSPORT_LIMITS,
+        },
+      },
+    },
+  };
+  if (options.codecPayloads) {
+    const codecOperation = (operationId: string, summary: string) => ({
+      post: {
+        operationId,
+        summary,
+        description:
+          "Temporal's remote codec protocol, for the Web UI and `temporal` CLI. Operators only. Header `X-Namespace` names the namespace.",
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: schemaOf(options.codecPayloads as z.ZodType, 'input') } },
+        },
+        responses: authenticated({
+          '200': { description: 'The payloads, transformed.', content: json(options.codecPayloads as z.ZodType) },
+          ...errors('400', '403', '413', '415'),
+        }),
+      },
+    });
+    paths['/codec/encode'] = codecOperation('encodePayloads', 'Encrypt payloads');
+    paths['/codec/decode'] = codecOperation('decodePayloads', 'Decrypt payloads stored in Temporal');
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Transcription service',
+      version: '1.0.0',
+      description:
+        'Submit audio chunks, get one stitched transcript back. Every operation but `/healthz` and this document needs `Authorization: Bearer <API key or JWT>`.',
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key (`tsk_…`) or a JWT.' },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

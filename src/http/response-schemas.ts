@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { JOB_STATUSES } from '../../workflows/contract';
+
+/**
+ * The shapes of the API's answers. They feed `/openapi.json` next to the request schemas, and the API tests parse
+ * real answers with them, so the document describes what the service does rather than what it meant to do.
+ */
+export const chunkStateSchema = z.strictObject({
+  index: z.number().int().min(0).meta({ description: "The chunk's position in `audioChunkPaths`." }),
+  path: z.string(),
+  status: z.enum(['pending', 'in_progress', 'completed', 'failed']),
+  attempts: z.number().int().min(0).meta({ description: 'ASR attempts started so far.' }),
+  error: z.string().nullable().meta({ description: "The last attempt's error, while retrying and after failing." }),
+  transcript: z.string().nullable(),
+});
+
+export const transcriptResultSchema = z.strictObject({
+  jobId: z.string(),
+  userId: z.string(),
+  jobStatus: z.enum(JOB_STATUSES),
+  chunks: z.array(chunkStateSchema),
+  createdTime: z.iso.datetime(),
+  completedTime: z.iso.datetime().nullable(),
+  transcription: z.string().nullable().meta({ description: 'The stitched transcript of a completed job.' }),
+  failureReason: z.string().nullable(),
+});
+
+export const submitJobResponseSchema = z.strictObject({ jobId: z.string() });
+
+export const searchJobsResponseSchema = z.strictObject({
+  results: z.array(transcriptResultSchema),
+  nextPageToken: z.string().nullable().meta({ description: 'Pass as `pageToken` for the next page; null at the end.' }),
+});
+
+export const errorResponseSchema = z.strictObject({
+  error: z.strictObject({
+    code: z.string().meta({ description: 'Stable, machine-readable.', example: 'invalid_request' }),
+    message: z.string(),
+    details: z.union([
+      z.array(z.strictObject({ field: z.string(), message: z.string() })),
+      z.record(z.string(), z.unknown()),
+      z.null(),
+    ]),
+  }),
+});
+
+export const healthResponseSchema = z.strictObject({ status: z.literal('ok') });

@@ -1,0 +1,293 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { createApp, type AppDependencies } from '../../src/app';
+import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
+import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
+import { RateLimiter } from '../../src/http/rate-limiter';
+import { AsrBacklogFullError, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
+import { JobNotFoundError, type SubmitJobRequest } from '../../src/jobs/transcription-jobs';
+import type { TranscriptResult } from '../../src/jobs/transcript-result';
+import { createLogger } from '../../src/logger';
+import { AudioStore } from '../../src/storage/audio-store';
+import { tempDir, wavBytes } from '../support/temp-dir';
+
+const KEYS = {
+  alice: 'alice-key-0123456789abcdef',
+  bob: 'bob-key-0123456789abcdef',
+  ops: 'ops-key-0123456789abcdef',
+};
+const bearer = (user: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[user]}` });
+
+/** IN-MEMORY JOB STORE, a test double for TranscriptionJobs: records submissions and serves them back. */
+class InMemoryJobs {
+  readonly submitted: SubmitJobRequest[] = [];
+  private readonly jobs = new Map<string, TranscriptResult>();
+
+  async submit(request: SubmitJobRequest) {
+    await request.beforeStart?.();
+    const jobId = `job-${this.submitted.length + 1}`;
+    this.submitted.push(request);
+    this.jobs.set(jobId, {
+      jobId,
+      userId: request.userId,
+      jobStatus: 'in_progress',
+      chunks: [],
+      createdTime: new Date(0).toISOString(),
+      completedTime: null,
+      transcription: null,
+      failureReason: null,
+    });
+    return { jobId, replayed: false };
+  }
+
+  async get(jobId: string) {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    return job;
+  }
+
+  async search(request: { userId: string }) {
+    return { results: [...this.jobs.values()].filter((job) => job.userId === request.userId), nextPageToken: null };
+  }
+
+  async checkHealth() {}
+}
+
+describe('API access rules and hostile input', () => {
+  let root: string;
+  let jobs: InMemoryJobs;
+  let admit: jest.Mock<Promise<void>, [string]>;
+
+  const app = (overrides: Partial<AppDependencies> = {}) =>
+    createApp({
+      jobs,
+      admission: { admit },
+      audio: new AudioStore({ root, maxChunkBytes: 64 * 1024, maxChunkSeconds: 2 }),
+      authenticate: (header) =>
+        new BearerAuthenticator({
+          apiKeys: new ApiKeyStore(
+            parseApiKeyList(`${KEYS.alice}:alice:user,${KEYS.bob}:bob:user,${KEYS.ops}:ops:operator`),
+          ),
+        }).authenticate(header),
+      rateLimiter: new RateLimiter({ perSecond: 1000, burst: 1000 }),
+      limits: { maxChunksPerJob: 24, maxBodyBytes: 4096 },
+      logger: createLogger('api', 'silent'),
+      withinDeadline: (fn) => fn(),
+      ...overrides,
+    }).callback();
+
+  beforeAll(async () => {
+    const base = await tempDir('api-access');
+    root = path.join(base, 'audio');
+    await mkdir(path.join(root, 'rec'), { recursive: true });
+    await writeFile(path.join(root, 'rec', 'one.wav'), wavBytes({ seconds: 1 }));
+    await writeFile(path.join(root, 'rec', 'long.wav'), wavBytes({ seconds: 3 }));
+    await writeFile(path.join(root, 'rec', 'big.wav'), wavBytes({ bytes: 65 * 1024 }));
+    await writeFile(path.join(root, 'rec', 'notes.wav'), 'these are meeting notes, not audio\n'.repeat(20));
+    await writeFile(path.join(base, 'secret.wav'), wavBytes({ seconds: 1 }));
+    await symlink(path.join(base, 'secret.wav'), path.join(root, 'rec', 'escape.wav'));
+  });
+
+  beforeEach(() => {
+    jobs = new InMemoryJobs();
+    admit = jest.fn(async (_userId: string) => undefined);
+  });
+
+  describe('authentication', () => {
+    it('when no credentials are sent, then the answer is 401 with a Bearer challenge', async () => {
+      const response = await request(app()).get('/transcript/search?jobStatus=completed');
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toMatch(/^Bearer realm=/);
+      expect(response.body.error.code).toBe('unauthenticated');
+    });
+
+    it('when the key is unknown, then the answer is 401 with invalid_token and the key is not echoed', async () => {
+      const response = await request(app())
+        .post('/transcribe')
+        .set('authorization', 'Bearer not-a-key-of-ours-123456')
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+      expect(response.text).not.toContain('not-a-key-of-ours');
+      expect(jobs.submitted).toEqual([]);
+    });
+
+    it('when /healthz and /openapi.json are read without credentials, then they answer', async () => {
+      expect((await request(app()).get('/healthz')).status).toBe(200);
+      const spec = await request(app()).get('/openapi.json');
+      expect(spec.status).toBe(200);
+      expect(spec.body.openapi).toBe('3.1.0');
+    });
+
+    it('when requests carry good and bad keys, then no key reaches the log', async () => {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      });
+      const logged = app({ logger: createLogger('api', 'trace', sink) });
+      await request(logged).get('/transcript/search?jobStatus=completed').set(bearer('alice'));
+      await request(logged).get('/transcript/job-1').set('authorization', 'Bearer wrong-key-ABCDEFGHIJKLMNOP');
+      await request(logged)
+        .post('/transcribe')
+        .set(bearer('ops'))
+        .send({ userId: 'bob', audioChunkPaths: ['rec/one.wav'] });
+      const log = lines.join('');
+      expect(log).toContain('request');
+      for (const secret of [KEYS.alice, KEYS.ops, 'wrong-key-ABCDEFGHIJKLMNOP']) expect(log).not.toContain(secret);
+    });
+
+    it('when authentication is off, then requests pass without credentials but must name the user', async () => {
+      const open = app({ authenticate: undefined });
+      const named = await request(open)
+        .post('/transcribe')
+        .send({ userId: 'zoe', audioChunkPaths: ['rec/one.wav'] });
+      expect(named.status).toBe(202);
+      const unnamed = await request(open)
+        .post('/transcribe')
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect(unnamed.status).toBe(400);
+      expect(unnamed.body.error.details).toEqual([{ field: 'userId', message: expect.any(String) }]);
+    });
+  });
+
+  describe('tenant isolation', () => {
+    it("when a user submits without a userId, then the job is the caller's", async () => {
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect(response.status).toBe(202);
+      expect(jobs.submitted[0]?.userId).toBe('alice');
+      expect(admit).toHaveBeenCalledWith('alice');
+    });
+
+    it('when a user names another user in the body or the query, then the answer is 403', async () => {
+      const submit = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ userId: 'bob', audioChunkPaths: ['rec/one.wav'] });
+      expect(submit.status).toBe(403);
+      expect(submit.body.error.details).toEqual([{ field: 'userId', message: expect.any(String) }]);
+      const search = await request(app())
+        .get('/transcript/search?userId=bob&jobStatus=in_progress')
+        .set(bearer('alice'));
+      expect(search.status).toBe(403);
+      expect(jobs.submitted).toEqual([]);
+    });
+
+    it("when a user reads another user's job, then it is a 404 exactly like a job that does not exist", async () => {
+      await request(app())
+        .post('/transcribe')
+        .set(bearer('bob'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      const foreign = await request(app()).get('/transcript/job-1').set(bearer('alice'));
+      const missing = await request(app()).get('/transcript/job-999').set(bearer('alice'));
+      expect(foreign.status).toBe(404);
+      expect(missing.status).toBe(404);
+      expect(foreign.body.error.code).toBe(missing.body.error.code);
+      expect((await request(app()).get('/transcript/job-1').set(bearer('bob'))).body.userId).toBe('bob');
+    });
+
+    it("when an operator reads or searches any user's jobs, then they are answered", async () => {
+      await request(app())
+        .post('/transcribe')
+        .set(bearer('bob'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect((await request(app()).get('/transcript/job-1').set(bearer('ops'))).status).toBe(200);
+      const search = await request(app()).get('/transcript/search?userId=bob&jobStatus=in_progress').set(bearer('ops'));
+      expect(search.status).toBe(200);
+      expect(search.body.results).toHaveLength(1);
+    });
+
+    it('when an operator submits for another user, then the answer is 403', async () => {
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('ops'))
+        .send({ userId: 'bob', audioChunkPaths: ['rec/one.wav'] });
+      expect(response.status).toBe(403);
+    });
+  });
+
+  describe('audio checked at submission', () => {
+    it.each([
+      ['a path leaving the root', '../secret.wav', 400, 'invalid_request'],
+      ['an absolute path', '/etc/passwd', 400, 'invalid_request'],
+      ['a NUL byte', 'rec/one.wav\u0000.txt', 400, 'invalid_request'],
+      ['a decomposed (non-NFC) name', 'rec/cafe\u0301.wav', 400, 'invalid_request'],
+      ['a symlink out of the root', 'rec/escape.wav', 400, 'invalid_audio'],
+      ['a missing file', 'rec/nothing.wav', 400, 'invalid_audio'],
+      ['a text file named .wav', 'rec/notes.wav', 415, 'unsupported_audio'],
+      ['a file over the size limit', 'rec/big.wav', 413, 'audio_too_large'],
+      ['audio over the duration limit', 'rec/long.wav', 400, 'invalid_audio'],
+    ])('when a chunk is %s, then the job is refused with %d naming the chunk', async (_, chunk, status, code) => {
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav', chunk] });
+      expect(response.status).toBe(status);
+      expect(response.body.error.code).toBe(code);
+      expect(response.body.error.details[0].field).toBe('audioChunkPaths[1]');
+      expect(jobs.submitted).toEqual([]);
+    });
+  });
+
+  describe('limits', () => {
+    it('when the body is over the limit, then the answer is 413', async () => {
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: Array.from({ length: 20 }, () => `rec/${'x'.repeat(300)}.wav`) });
+      expect(response.status).toBe(413);
+    });
+
+    it('when the URL is absurdly long, then the answer is 414', async () => {
+      const response = await request(app())
+        .get(`/transcript/${'a'.repeat(3000)}`)
+        .set(bearer('alice'));
+      expect(response.status).toBe(414);
+    });
+
+    it('when a user goes past the request rate, then the answer is 429 with Retry-After, and other users pass', async () => {
+      const limited = app({ rateLimiter: new RateLimiter({ perSecond: 1, burst: 2 }) });
+      const statuses = [];
+      for (let i = 0; i < 3; i += 1) {
+        statuses.push(
+          (await request(limited).get('/transcript/search?jobStatus=completed').set(bearer('alice'))).status,
+        );
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      const refused = await request(limited).get('/transcript/search?jobStatus=completed').set(bearer('alice'));
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect((await request(limited).get('/transcript/search?jobStatus=completed').set(bearer('bob'))).status).toBe(
+        200,
+      );
+    });
+
+    it('when the user has too many jobs in flight, then the answer is 429 with Retry-After', async () => {
+      admit.mockRejectedValue(new TooManyJobsInFlightError(20, 10));
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect(response.status).toBe(429);
+      expect(response.headers['retry-after']).toBe('10');
+      expect(response.body.error).toMatchObject({ code: 'too_many_jobs', details: { limit: 20 } });
+    });
+
+    it('when the ASR backlog is full, then new jobs get 503 with Retry-After', async () => {
+      admit.mockRejectedValue(new AsrBacklogFullError(15));
+      const response = await request(app())
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('15');
+      expect(response.body.error.code).toBe('backlog_full');
+    });
+  });
+});

@@ -1,0 +1,160 @@
+import Koa from 'koa';
+import { DefaultPayloadConverter, type Payload } from '@temporalio/common';
+import request from 'supertest';
+import { AesGcmPayloadCodec, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/codec/aes-gcm-payload-codec';
+import { generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-keys';
+import { createCodecRouter } from '../../src/http/codec-routes';
+import { HttpError } from '../../src/http/http-error';
+
+const converter = new DefaultPayloadConverter();
+const TRANSCRIPT = { transcript: 'the quarterly numbers are confidential', attempt: 1 };
+
+describe('AesGcmPayloadCodec', () => {
+  const oldKey = generateEncryptionKey('2026-01');
+  const newKey = generateEncryptionKey('2026-11');
+  const codec = new AesGcmPayloadCodec(parseEncryptionKeys(oldKey));
+
+  it('when a payload is encoded and decoded, then it comes back whole, and the stored bytes hide it', async () => {
+    const payload = converter.toPayload(TRANSCRIPT);
+    const [encrypted] = await codec.encode([payload]);
+    expect(Buffer.from(encrypted!.data!).includes('confidential')).toBe(false);
+    expect(Buffer.from(encrypted!.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    expect(Buffer.from(encrypted!.metadata![KEY_ID_METADATA]!).toString()).toBe('2026-01');
+    const [decoded] = await codec.decode([encrypted!]);
+    expect(converter.fromPayload(decoded!)).toEqual(TRANSCRIPT);
+  });
+
+  it('when the same payload is encoded twice, then the ciphertexts differ (a fresh nonce each time)', async () => {
+    const payload = converter.toPayload(TRANSCRIPT);
+    const [a, b] = await codec.encode([payload, payload]);
+    expect(Buffer.from(a!.data!).equals(Buffer.from(b!.data!))).toBe(false);
+  });
+
+  it('when keys rotate, then old payloads still decode and new ones use the new key', async () => {
+    const [old] = await codec.encode([converter.toPayload(TRANSCRIPT)]);
+    const rotated = new AesGcmPayloadCodec(parseEncryptionKeys(`${newKey},${oldKey}`));
+    expect(converter.fromPayload((await rotated.decode([old!]))[0]!)).toEqual(TRANSCRIPT);
+    const [fresh] = await rotated.encode([converter.toPayload(TRANSCRIPT)]);
+    expect(Buffer.from(fresh!.metadata![KEY_ID_METADATA]!).toString()).toBe('2026-11');
+    await expect(codec.decode([fresh!])).rejects.toThrow(/unknown key "2026-11"/);
+  });
+
+  it('when the data or the key id is tampered with, then decoding fails authentication', async () => {
+    const [encrypted] = await codec.encode([converter.toPayload(TRANSCRIPT)]);
+    const flipped = Buffer.from(encrypted!.data!);
+    flipped[20] = flipped[20]! ^ 1;
+    await expect(codec.decode([{ ...encrypted!, data: flipped }])).rejects.toThrow(PayloadDecryptionError);
+    const both = new AesGcmPayloadCodec(parseEncryptionKeys(`${oldKey},${generateEncryptionKey('other')}`));
+    const swapped: Payload = {
+      ...encrypted!,
+      metadata: { ...encrypted!.metadata, [KEY_ID_METADATA]: Buffer.from('other') },
+    };
+    await expect(both.decode([swapped])).rejects.toThrow(/failed authentication/);
+  });
+
+  it('when a payload was never encrypted, then decoding passes it through', async () => {
+    const plain = converter.toPayload(TRANSCRIPT);
+    expect(await codec.decode([plain])).toEqual([plain]);
+  });
+
+  it.each([
+    ['not base64', 'k1:%%%%'],
+    ['a 16-byte key', `k1:${Buffer.alloc(16, 1).toString('base64')}`],
+    ['a duplicate id', `${generateEncryptionKey('k1')},${generateEncryptionKey('k1')}`],
+    ['no id', Buffer.alloc(32, 1).toString('base64')],
+  ])('when the key list has %s, then parsing fails without showing key material', (_, value) => {
+    expect(() => parseEncryptionKeys(value)).toThrow(/key 1|key 2/);
+    try {
+      parseEncryptionKeys(value);
+    } catch (err) {
+      for (const part of value.split(/[:,]/).filter((piece) => piece.length > 8)) {
+        expect((err as Error).message).not.toContain(part);
+      }
+    }
+  });
+});
+
+describe('codec endpoint', () => {
+  const UI = 'http://127.0.0.1:8233';
+  const codec = new AesGcmPayloadCodec(parseEncryptionKeys(generateEncryptionKey('k1')));
+  /** OPERATOR CHECK, a test double for the API's credential check: header `x-role` names the caller's role. */
+  const requireOperatorDouble: Koa.Middleware = async (ctx, next) => {
+    const role = ctx.get('x-role');
+    if (!role) throw new HttpError(401, 'unauthenticated', 'missing bearer credentials');
+    if (role !== 'operator') throw new HttpError(403, 'forbidden', 'operators only');
+    await next();
+  };
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const error = err as HttpError;
+      ctx.status = error.status;
+      ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
+    }
+  });
+  app.use(createCodecRouter({ codec, requireOperator: requireOperatorDouble, allowedOrigins: [UI] }).routes());
+  const server = app.callback();
+  const asJson = (payload: Payload) => ({
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
+    data: Buffer.from(payload.data ?? []).toString('base64'),
+  });
+
+  it('when an operator decodes what encode produced, then the plaintext payload comes back', async () => {
+    const plain = asJson(converter.toPayload(TRANSCRIPT));
+    const encoded = await request(server)
+      .post('/codec/encode')
+      .set('x-role', 'operator')
+      .send({ payloads: [plain] });
+    expect(encoded.status).toBe(200);
+    expect(encoded.body.payloads[0].data).not.toBe(plain.data);
+    const decoded = await request(server)
+      .post('/codec/decode')
+      .set('x-role', 'operator')
+      .set('x-namespace', 'default')
+      .send(encoded.body);
+    expect(decoded.status).toBe(200);
+    expect(decoded.body).toEqual({ payloads: [plain] });
+  });
+
+  it('when the caller is not an operator or not authenticated, then it is refused', async () => {
+    const body = { payloads: [] };
+    expect((await request(server).post('/codec/decode').set('x-role', 'user').send(body)).status).toBe(403);
+    expect((await request(server).post('/codec/decode').send(body)).status).toBe(401);
+  });
+
+  it('when the Web UI preflights from its origin, then CORS allows it without credentials; other origins get nothing', async () => {
+    const preflight = (origin: string) =>
+      request(server)
+        .options('/codec/decode')
+        .set('origin', origin)
+        .set('access-control-request-method', 'POST')
+        .set('access-control-request-headers', 'authorization,content-type,x-namespace');
+    const allowed = await preflight(UI);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe(UI);
+    expect(allowed.headers['access-control-allow-headers']).toMatch(/Authorization/);
+    const other = await preflight('https://evil.example');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('when the body is malformed or a payload cannot be decrypted, then the answer is a 400 naming why', async () => {
+    const malformed = await request(server)
+      .post('/codec/decode')
+      .set('x-role', 'operator')
+      .send({ payloads: [{ data: 'not base64!' }] });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.details[0].field).toBe('payloads[0].data');
+    const foreign = new AesGcmPayloadCodec(parseEncryptionKeys(generateEncryptionKey('k9')));
+    const [sealed] = await foreign.encode([converter.toPayload(TRANSCRIPT)]);
+    const undecryptable = await request(server)
+      .post('/codec/decode')
+      .set('x-role', 'operator')
+      .send({ payloads: [asJson(sealed!)] });
+    expect(undecryptable.status).toBe(400);
+    expect(undecryptable.body.error.code).toBe('undecryptable_payload');
+  });
+});
