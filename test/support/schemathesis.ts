@@ -25,7 +25,7 @@ export interface FuzzResult {
   operations: number;
 }
 
-/** The Schemathesis that `npm run setup` installed (scripts/install-fuzz-tools.sh). */
+/** The Schemathesis that `npm run setup` installed (scripts/install-pinned-wheels.sh). */
 export function schemathesisExecutable(): string {
   return path.join(
     process.env.TEMPORAL_TOOLS_DIR ?? path.join(PROJECT_ROOT, '.tools'),
