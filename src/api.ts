@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createApp } from './app';
 import { createAuthenticator } from './auth/create-authenticator';
 import { createCodecRouter, codecPayloadsSchema } from './http/codec-routes';
+import { CodecSessions } from './http/codec-sessions';
 import type { Config } from './config';
 import { RateLimiter } from './http/rate-limiter';
 import { JobAdmission } from './jobs/job-admission';
@@ -42,8 +43,12 @@ export async function createApiServer(config: Config, logger: Logger): Promise<{
     authenticate,
     rateLimiter: new RateLimiter({ perSecond: config.limits.ratePerSecond, burst: config.limits.rateBurst }),
     codec: {
-      router: (requireOperator) =>
-        createCodecRouter({ codec, requireOperator, allowedOrigins: config.api.codecCorsOrigins }),
+      router: createCodecRouter({
+        codec,
+        authenticate,
+        sessions: new CodecSessions(codec.deriveKey('codec-session-v1')),
+        allowedOrigins: config.api.codecCorsOrigins,
+      }),
       payloadsSchema: codecPayloadsSchema,
     },
     limits: { maxChunksPerJob: config.audio.maxChunksPerJob, maxBodyBytes: config.api.maxBodyBytes },

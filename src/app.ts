@@ -34,7 +34,7 @@ export interface AppDependencies {
   authenticate: ((authorization: string | undefined) => Principal) | undefined;
   rateLimiter: Pick<RateLimiter, 'take'>;
   /** The codec endpoint for the Web UI, when payloads are encrypted. */
-  codec?: { router: (requireOperator: Middleware) => Router; payloadsSchema: z.ZodType };
+  codec?: { router: Router; payloadsSchema: z.ZodType };
   limits: { maxChunksPerJob: number; maxBodyBytes: number };
   logger: Logger;
   /** Runs a request's Temporal calls under one deadline, so every answer comes back in time. */
@@ -119,7 +119,7 @@ export function createApp(deps: AppDependencies): Koa<State> {
   app.use(describeUnrouted);
   app.use(rejectOversizedUrls);
   app.use((ctx, next) => deps.withinDeadline(next));
-  for (const router of [publicRoutes, deps.codec?.router(requireOperator(authenticate)), jobRoutes]) {
+  for (const router of [publicRoutes, deps.codec?.router, jobRoutes]) {
     if (!router) continue;
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -134,18 +134,6 @@ function authenticateCaller(authenticate: AppDependencies['authenticate']): Midd
       ? { authenticated: true, principal: authenticate(ctx.get('authorization') || undefined) }
       : { authenticated: false };
     await next();
-  };
-}
-
-function requireOperator(authenticate: Middleware<State>): Middleware<State> {
-  return async (ctx, next) => {
-    await authenticate(ctx, async () => {
-      const { caller } = ctx.state;
-      if (caller.authenticated && caller.principal.role !== 'operator') {
-        throw new HttpError(403, 'forbidden', 'only operators may use the codec endpoint');
-      }
-      await next();
-    });
   };
 }
 

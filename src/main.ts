@@ -120,6 +120,9 @@ function printBanner(
     '',
     `  Transcription API   ${urls.apiUrl}   (API docs: ${urls.apiUrl}/openapi.json)`,
     `  Temporal Web UI     ${urls.uiUrl ?? `(external Temporal at ${config.temporal.address})`}`,
+    ...(urls.uiUrl
+      ? [`  Decode job data     sign this browser in at ${urls.apiUrl}/codec/session with the operator key`]
+      : []),
     `  ASR                 ${urls.asrUrl}${config.asr.url ? '' : '  (simulator)'}`,
     `  Audio root          ${config.audio.root}`,
     ...keys.map((key) => `  API key ${`${key.userId} (${key.role})`.padEnd(16)} ${key.key}`),

@@ -5,7 +5,7 @@ export const ROLES: readonly Role[] = ['user', 'operator'];
 export interface Principal {
   userId: string;
   role: Role;
-  method: 'api-key' | 'jwt';
+  method: 'api-key' | 'jwt' | 'session';
 }
 
 /** User ids go into visibility queries and job ids, so they keep to a plain alphabet. */

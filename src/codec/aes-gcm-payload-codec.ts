@@ -1,6 +1,6 @@
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { EncryptionKeyRing } from './encryption-keys';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -25,6 +25,16 @@ export class PayloadDecryptionError extends Error {
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   constructor(private readonly ring: EncryptionKeyRing) {}
+
+  /**
+   * A 256-bit key for another purpose (e.g. signing sessions), derived from the active key with HKDF so that
+   * every process holding the same keys derives the same one, and the payload key itself is never reused.
+   */
+  deriveKey(purpose: string): Buffer {
+    const key = this.ring.keys.get(this.ring.activeKeyId);
+    if (!key) throw new Error(`active key ${this.ring.activeKeyId} is not in the key ring`);
+    return Buffer.from(hkdfSync('sha256', key.export(), 'transcription-service', purpose, 32));
+  }
 
   encode(payloads: Payload[]): Promise<Payload[]> {
     return new Promise((resolve) => resolve(this.seal(payloads)));

@@ -173,7 +173,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         operationId,
         summary,
         description:
-          "Temporal's remote codec protocol, for the Web UI and `temporal` CLI. Operators only. Header `X-Namespace` names the namespace.",
+          "Temporal's remote codec protocol, for the Web UI and `temporal` CLI. Operators only: bearer credentials, or a browser signed in at `/codec/session`. Header `X-Namespace` names the namespace.",
         requestBody: {
           required: true,
           content: { 'application/json': { schema: schemaOf(options.codecPayloads as z.ZodType, 'input') } },
@@ -186,6 +186,35 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     });
     paths['/codec/encode'] = codecOperation('encodePayloads', 'Encrypt payloads');
     paths['/codec/decode'] = codecOperation('decodePayloads', 'Decrypt payloads stored in Temporal');
+    const html = { 'text/html': { schema: { type: 'string' } } };
+    paths['/codec/session'] = {
+      get: {
+        operationId: 'codecSignInForm',
+        summary: 'The page where an operator signs a browser in to decode job data in the Web UI',
+        security: [],
+        responses: { '200': { description: 'The sign-in form.', content: html }, ...TRANSPORT_LIMITS },
+      },
+      post: {
+        operationId: 'codecSignIn',
+        summary: 'Sign this browser in with an operator API key (sets an HttpOnly, SameSite=Strict cookie)',
+        security: [],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'Signed in.', content: html },
+          '401': { description: 'The key is not valid.', content: html },
+          '403': { description: 'The key is not an operator’s.', content: html },
+          ...errors('413', '415'),
+          ...TRANSPORT_LIMITS,
+        },
+      },
+    };
   }
   return {
     openapi: '3.1.0',

@@ -3,7 +3,11 @@ import { DefaultPayloadConverter, type Payload } from '@temporalio/common';
 import request from 'supertest';
 import { AesGcmPayloadCodec, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/codec/aes-gcm-payload-codec';
 import { generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-keys';
+import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
+import { AuthenticationError } from '../../src/auth/auth-errors';
+import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
 import { createCodecRouter } from '../../src/http/codec-routes';
+import { CodecSessions } from '../../src/http/codec-sessions';
 import { HttpError } from '../../src/http/http-error';
 
 const converter = new DefaultPayloadConverter();
@@ -76,26 +80,35 @@ describe('AesGcmPayloadCodec', () => {
 
 describe('codec endpoint', () => {
   const UI = 'http://127.0.0.1:8233';
+  const OPS_KEY = 'ops-key-0123456789abcdef';
+  const USER_KEY = 'alice-key-0123456789abcdef';
   const codec = new AesGcmPayloadCodec(parseEncryptionKeys(generateEncryptionKey('k1')));
-  /** OPERATOR CHECK, a test double for the API's credential check: header `x-role` names the caller's role. */
-  const requireOperatorDouble: Koa.Middleware = async (ctx, next) => {
-    const role = ctx.get('x-role');
-    if (!role) throw new HttpError(401, 'unauthenticated', 'missing bearer credentials');
-    if (role !== 'operator') throw new HttpError(403, 'forbidden', 'operators only');
-    await next();
-  };
+  let now = Date.now();
+  const sessions = new CodecSessions(codec.deriveKey('codec-session-v1'), () => now);
+  const authenticator = new BearerAuthenticator({
+    apiKeys: new ApiKeyStore(parseApiKeyList(`${OPS_KEY}:ops:operator,${USER_KEY}:alice:user`)),
+  });
   const app = new Koa();
   app.use(async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      const error = err as HttpError;
+      const error =
+        err instanceof AuthenticationError ? new HttpError(401, 'unauthenticated', err.message) : (err as HttpError);
       ctx.status = error.status;
       ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
     }
   });
-  app.use(createCodecRouter({ codec, requireOperator: requireOperatorDouble, allowedOrigins: [UI] }).routes());
+  app.use(
+    createCodecRouter({
+      codec,
+      authenticate: (header) => authenticator.authenticate(header),
+      sessions,
+      allowedOrigins: [UI],
+    }).routes(),
+  );
   const server = app.callback();
+  const ops = { authorization: `Bearer ${OPS_KEY}` };
   const asJson = (payload: Payload) => ({
     metadata: Object.fromEntries(
       Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
@@ -103,17 +116,21 @@ describe('codec endpoint', () => {
     data: Buffer.from(payload.data ?? []).toString('base64'),
   });
 
+  beforeEach(() => {
+    now = Date.now();
+  });
+
   it('when an operator decodes what encode produced, then the plaintext payload comes back', async () => {
     const plain = asJson(converter.toPayload(TRANSCRIPT));
     const encoded = await request(server)
       .post('/codec/encode')
-      .set('x-role', 'operator')
+      .set(ops)
       .send({ payloads: [plain] });
     expect(encoded.status).toBe(200);
     expect(encoded.body.payloads[0].data).not.toBe(plain.data);
     const decoded = await request(server)
-      .post('/codec/decode')
-      .set('x-role', 'operator')
+      .post('/codec/decode?preserveStorageRefs=true')
+      .set(ops)
       .set('x-namespace', 'default')
       .send(encoded.body);
     expect(decoded.status).toBe(200);
@@ -122,8 +139,41 @@ describe('codec endpoint', () => {
 
   it('when the caller is not an operator or not authenticated, then it is refused', async () => {
     const body = { payloads: [] };
-    expect((await request(server).post('/codec/decode').set('x-role', 'user').send(body)).status).toBe(403);
+    expect(
+      (await request(server).post('/codec/decode').set('authorization', `Bearer ${USER_KEY}`).send(body)).status,
+    ).toBe(403);
     expect((await request(server).post('/codec/decode').send(body)).status).toBe(401);
+  });
+
+  it('when an operator signs this browser in, then its cookie decodes until it expires, and a forged one never does', async () => {
+    const form = await request(server).get('/codec/session');
+    expect(form.status).toBe(200);
+    expect(form.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    expect(form.text).toContain('<form method="post"');
+
+    const refused = await request(server).post('/codec/session').type('form').send({ key: USER_KEY });
+    expect(refused.status).toBe(403);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect(
+      (await request(server).post('/codec/session').type('form').send({ key: 'nope-nope-nope-nope' })).status,
+    ).toBe(401);
+
+    const signedIn = await request(server).post('/codec/session').type('form').send({ key: OPS_KEY });
+    expect(signedIn.status).toBe(200);
+    const cookie = String(signedIn.headers['set-cookie']);
+    expect(cookie).toMatch(/codec_session=.+; path=\/codec; .*samesite=strict; httponly/i);
+    const session = cookie.split(';')[0] as string;
+    const decode = (cookieHeader: string) =>
+      request(server).post('/codec/decode').set('cookie', cookieHeader).set('origin', UI).send({ payloads: [] });
+    const withCookie = await decode(session);
+    expect(withCookie.status).toBe(200);
+    expect(withCookie.headers['access-control-allow-credentials']).toBe('true');
+
+    const [name, value] = session.split('=') as [string, string];
+    const forgedBody = Buffer.from(JSON.stringify({ sub: 'ops', exp: 9e9 })).toString('base64url');
+    expect((await decode(`${name}=${forgedBody}.${value.split('.')[1]}`)).status).toBe(401);
+    now += 9 * 60 * 60 * 1000;
+    expect((await decode(session)).status).toBe(401);
   });
 
   it('when the Web UI preflights from its origin, then CORS allows it without credentials; other origins get nothing', async () => {
@@ -144,7 +194,7 @@ describe('codec endpoint', () => {
   it('when the body is malformed or a payload cannot be decrypted, then the answer is a 400 naming why', async () => {
     const malformed = await request(server)
       .post('/codec/decode')
-      .set('x-role', 'operator')
+      .set(ops)
       .send({ payloads: [{ data: 'not base64!' }] });
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.details[0].field).toBe('payloads[0].data');
@@ -152,7 +202,7 @@ describe('codec endpoint', () => {
     const [sealed] = await foreign.encode([converter.toPayload(TRANSCRIPT)]);
     const undecryptable = await request(server)
       .post('/codec/decode')
-      .set('x-role', 'operator')
+      .set(ops)
       .send({ payloads: [asJson(sealed!)] });
     expect(undecryptable.status).toBe(400);
     expect(undecryptable.body.error.code).toBe('undecryptable_payload');
