@@ -39,6 +39,8 @@ export interface AppDependencies {
   logger: Logger;
   /** Runs a request's Temporal calls under one deadline, so every answer comes back in time. */
   withinDeadline: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** A request not answered by then gets a 503 at once, whatever it is still waiting for. Default 13 s. */
+  answerWithinMs?: number;
 }
 
 interface State {
@@ -46,6 +48,8 @@ interface State {
 }
 
 const MAX_URL_LENGTH = 2048;
+/** Every answer within 15 s, measured by the client: 13 s here leaves room for queues on both sides. */
+const ANSWER_WITHIN_MS = 13_000;
 const INSPECT_CONCURRENCY = 8;
 
 /** gRPC status codes that mean Temporal could not answer in time, or at all, rather than that the request is bad. */
@@ -118,7 +122,7 @@ export function createApp(deps: AppDependencies): Koa<State> {
   app.use(renderErrors(deps.logger));
   app.use(describeUnrouted);
   app.use(rejectOversizedUrls);
-  app.use((ctx, next) => deps.withinDeadline(next));
+  app.use(answerInTime(deps.answerWithinMs ?? ANSWER_WITHIN_MS, deps.withinDeadline));
   for (const router of [publicRoutes, deps.codec?.router, jobRoutes]) {
     if (!router) continue;
     app.use(router.routes());
@@ -126,6 +130,33 @@ export function createApp(deps: AppDependencies): Koa<State> {
   }
   app.on('error', (err: unknown) => deps.logger.error({ err }, 'request failed'));
   return app;
+}
+
+/**
+ * Runs the request under the Temporal deadline and, as a backstop for everything else that can be slow under load
+ * (the codec, a history fallback after a timed-out query), answers 503 when the time is up.
+ */
+function answerInTime(ms: number, withinDeadline: AppDependencies['withinDeadline']): Middleware<State> {
+  return async (ctx, next) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HttpError(503, 'timeout', 'the answer took too long; try again shortly', null, { 'Retry-After': '2' }),
+          ),
+        ms,
+      );
+    });
+    const work = withinDeadline(next);
+    // Once the 503 is out, whatever the abandoned work ends with has no one left to hear it.
+    work.catch(() => undefined);
+    try {
+      await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 function authenticateCaller(authenticate: AppDependencies['authenticate']): Middleware<State> {

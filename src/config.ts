@@ -186,6 +186,14 @@ export const CONFIG_VARIABLES = {
     doc: 'Chunks one worker transcribes at once (they wait on the ASR, so this can be high).',
     schema: positiveInt(1000),
   },
+  WORKER_MAX_ACTIVITY_POLLERS: {
+    doc: 'Most concurrent polls for chunk tasks; pollers scale between 1 and this with the backlog.',
+    schema: positiveInt(100),
+  },
+  WORKER_MAX_WORKFLOW_POLLERS: {
+    doc: 'Most concurrent polls for workflow tasks; pollers scale between 1 and this with the backlog.',
+    schema: positiveInt(20),
+  },
   API_QUERY_TIMEOUT_MS: {
     doc: "How long `GET /transcript/{jobId}` waits for a running job's live state before answering from its history.",
     schema: positiveInt(3000),
@@ -305,7 +313,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       startToCloseMs: v.ASR_TIMEOUT_MS + 10_000,
       heartbeatMs: v.CHUNK_HEARTBEAT_TIMEOUT_MS,
     },
-    worker: { maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES },
+    worker: {
+      maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxActivityPollers: v.WORKER_MAX_ACTIVITY_POLLERS,
+      maxWorkflowPollers: v.WORKER_MAX_WORKFLOW_POLLERS,
+    },
   };
   return deepFreeze(config);
 }

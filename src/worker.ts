@@ -37,5 +37,12 @@ export async function createTranscriptionWorker(options: {
     dataConverter: { payloadCodecs: [options.codec] },
     // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100.
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    // The default of 10 fixed pollers starts chunks far slower than a burst of hundreds arrives; autoscaling
+    // pollers follow the backlog up and back down.
+    activityTaskPollerBehavior: {
+      type: 'autoscaling',
+      maximum: Math.min(config.worker.maxActivityPollers, config.worker.maxConcurrentActivities),
+    },
+    workflowTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxWorkflowPollers },
   });
 }

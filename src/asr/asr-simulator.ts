@@ -22,6 +22,18 @@ export interface AsrSimulatorOptions {
   failureRate: number;
   failPattern?: RegExp;
   random?: () => number;
+  /** Keep a record of every call (benchmarks read it to know each chunk's ASR time exactly). */
+  recordCalls?: boolean;
+}
+
+/** One transcription request as the simulator served it (kept when `recordCalls` is on, for benchmarks). */
+export interface AsrCall {
+  file: string;
+  startedMs: number;
+  endedMs: number;
+  /** The latency the simulator chose, or the scripted delay. */
+  latencyMs: number;
+  status: number;
 }
 
 export interface AsrSimulator {
@@ -31,6 +43,12 @@ export interface AsrSimulator {
   totalRequests(): number;
   /** Queues canned answers for a file, used in order before the normal behaviour resumes. */
   script(fileName: string, answers: ScriptedAnswer[]): void;
+  /** Changes the share of transient failures from now on. */
+  setFailureRate(rate: number): void;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  /** Every call so far, when `recordCalls` is on. */
+  calls(): readonly AsrCall[];
   close(): Promise<void>;
 }
 
@@ -49,6 +67,9 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
   const counts = new Map<string, number>();
   const scripts = new Map<string, ScriptedAnswer[]>();
   let total = 0;
+  let failureRate = options.failureRate;
+  let active = 0;
+  const calls: AsrCall[] = [];
 
   const transcriptFor = async (name: string): Promise<string> => {
     try {
@@ -59,7 +80,7 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
     }
   };
 
-  const answer = async (req: http.IncomingMessage): Promise<ScriptedAnswer> => {
+  const answer = async (req: http.IncomingMessage): Promise<ScriptedAnswer & { file?: string }> => {
     if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/audio/transcriptions') {
       return { status: 404, body: { error: { message: 'not found' } } };
     }
@@ -85,33 +106,44 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
     counts.set(name, (counts.get(name) ?? 0) + 1);
 
     const scripted = scripts.get(name)?.shift();
-    if (scripted) return scripted;
+    if (scripted) return { ...scripted, file: name };
 
     const latencyMs = Math.round(options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs));
     const headers = { 'x-simulated-latency-ms': String(latencyMs) };
     if (options.failPattern?.test(name)) {
       return {
+        file: name,
         status: 500,
         delayMs: latencyMs,
         headers,
         body: { error: { message: 'simulated permanent ASR failure' } },
       };
     }
-    if (random() < options.failureRate) {
+    if (random() < failureRate) {
       return {
+        file: name,
         status: 503,
         delayMs: latencyMs,
         headers,
         body: { error: { message: 'simulated transient ASR failure' } },
       };
     }
-    return { status: 200, delayMs: latencyMs, headers, body: { text: await transcriptFor(name) } };
+    return { file: name, status: 200, delayMs: latencyMs, headers, body: { text: await transcriptFor(name) } };
+  };
+
+  const record = (file: string | undefined, startedMs: number, reply: ScriptedAnswer): void => {
+    if (!options.recordCalls || file === undefined) return;
+    calls.push({ file, startedMs, endedMs: Date.now(), latencyMs: reply.delayMs ?? 0, status: reply.status });
   };
 
   const server = http.createServer((req, res) => {
+    const startedMs = Date.now();
+    active += 1;
+    res.once('close', () => (active -= 1));
     answer(req)
       .then(async (reply) => {
         if (reply.delayMs) await sleep(reply.delayMs);
+        record(reply.file, startedMs, reply);
         if (res.destroyed) return;
         const payload = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
@@ -136,6 +168,11 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
     requestCount: (fileName) => counts.get(fileName) ?? 0,
     totalRequests: () => total,
     script: (fileName, answers) => scripts.set(fileName, [...(scripts.get(fileName) ?? []), ...answers]),
+    setFailureRate: (rate) => {
+      failureRate = rate;
+    },
+    inFlight: () => active,
+    calls: () => calls,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

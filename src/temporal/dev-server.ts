@@ -19,6 +19,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   address: string;
+  /** The shell guard's pid; the server is its child. */
+  pid: number | undefined;
   uiUrl: string | undefined;
   /** Resolves when the server process has exited, whoever stopped it. */
   exited: Promise<number | null>;
@@ -55,6 +57,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'journal_mode=WAL',
     '--sqlite-pragma',
     'synchronous=NORMAL',
+    // A workflow task that schedules chunks gets some of them back at once, skipping a round trip through matching.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     '--namespace',
     options.namespace,
     '--log-format',
@@ -111,6 +116,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   return {
     address,
+    pid: child.pid,
     uiUrl: options.uiPort === undefined ? undefined : `http://127.0.0.1:${options.uiPort}`,
     exited,
     stop,

@@ -279,6 +279,23 @@ describe('API access rules and hostile input', () => {
       expect(response.body.error).toMatchObject({ code: 'too_many_jobs', details: { limit: 20 } });
     });
 
+    it('when an answer would take longer than the service promises, then it is a 503 at the limit instead', async () => {
+      const stuck = app({
+        answerWithinMs: 200,
+        jobs: {
+          ...jobs,
+          get: () => new Promise<never>(() => undefined),
+          submit: jobs.submit.bind(jobs),
+          search: jobs.search.bind(jobs),
+          checkHealth: jobs.checkHealth.bind(jobs),
+        },
+      });
+      const response = await request(stuck).get('/transcript/job-1').set(bearer('alice'));
+      expect(response.status).toBe(503);
+      expect(response.body.error.code).toBe('timeout');
+      expect(response.headers['retry-after']).toBe('2');
+    });
+
     it('when the ASR backlog is full, then new jobs get 503 with Retry-After', async () => {
       admit.mockRejectedValue(new AsrBacklogFullError(15));
       const response = await request(app())

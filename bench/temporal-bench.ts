@@ -1,0 +1,480 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
+import { generateEncryptionKey } from '../src/codec/encryption-keys';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { childPids, sampleProcess, type ProcessSample } from './process-usage';
+import { arrivalSchedule, summarize, type Summary } from './stats';
+import { histogram, lineChart } from './svg-chart';
+
+/**
+ * `npm run bench`: the service at the load the requirements name, on this machine, measured from outside.
+ * Starts the embedded dev server, the ASR simulator at the real model's 5-10 s, one worker and one API (each its
+ * own process, as in production), then runs open-loop scenarios over real HTTP and writes docs/benchmark/.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist', 'src');
+const OUT = path.join(ROOT, 'docs', 'benchmark');
+const USERS = 200;
+const RETRY = { initialMs: 1000, coefficient: 2 };
+
+interface Scenario {
+  name: string;
+  description: string;
+  /** Jobs (their chunk counts) in arrival order, and how many arrive per second. */
+  jobs: number[];
+  jobsPerSecond: number;
+  failureRate: number;
+  /** Clients listing their jobs once a second each while the scenario runs. */
+  searchClients: number;
+}
+
+interface JobRecord {
+  jobId: string;
+  userId: string;
+  chunkFiles: string[];
+  submittedMs: number;
+  status?: string;
+  createdMs?: number;
+  completedMs?: number;
+  transcriptionOk?: boolean;
+}
+
+interface ScenarioResult {
+  name: string;
+  description: string;
+  jobs: number;
+  chunks: number;
+  completed: number;
+  failed: number;
+  lost: number;
+  wrongTranscripts: number;
+  asrCalls: number;
+  duplicateAsrCalls: number;
+  jobOverheadMs: Summary;
+  jobOverheadSamplesMs: number[];
+  jobDurationMs: Summary;
+  apiLatencyMs: { post: Summary; get: Summary; search: Summary };
+  slowestAnswerMs: number;
+  /** Answers other than 200/202, by status (e.g. a 503 when an answer would have taken over 13 s). */
+  refusals: Record<string, number>;
+  peakChunksInFlight: number;
+  peakAsrConcurrency: number;
+  asrConcurrencyLimit: number;
+  processes: Record<string, { cpuSeconds: number; cpuShare: number; peakRssMb: number }>;
+  timeline: { t: number; inFlight: number; asr: number }[];
+  wallSeconds: number;
+}
+
+function scenarios(): Scenario[] {
+  // 96k files a day is 1.1 chunks a second: jobs of 6 chunks every 5.4 s on average.
+  const steady: Scenario = {
+    name: 'steady',
+    description: 'the daily average: 96k files/day = 1.1 chunks/s, jobs of 6 chunks, for 90 s',
+    jobs: Array.from({ length: 17 }, () => 6),
+    jobsPerSecond: 96_000 / 86_400 / 6,
+    failureRate: 0,
+    searchClients: 0,
+  };
+  // 1002 chunks at once: 20 jobs of 24 and 87 of 6, interleaved, arriving within about a second.
+  const mixed = Array.from({ length: 107 }, (_, index) => (index % 5 === 0 && index / 5 < 20 ? 24 : 6));
+  const burst: Scenario = {
+    name: 'burst',
+    description: '1002 chunks in flight at once: 20 jobs of 24 chunks and 87 of 6, submitted at 100 jobs/s',
+    jobs: mixed,
+    jobsPerSecond: 100,
+    failureRate: 0,
+    searchClients: 0,
+  };
+  const failures: Scenario = {
+    ...burst,
+    name: 'failures',
+    description: 'the same burst with 5% of ASR calls failing transiently (retried: 3 attempts, 1 s then 2 s)',
+    failureRate: 0.05,
+  };
+  const search: Scenario = {
+    name: 'search-heavy',
+    description: '50 jobs of 6 chunks at 5 jobs/s while 50 clients list their jobs every second',
+    jobs: Array.from({ length: 50 }, () => 6),
+    jobsPerSecond: 5,
+    failureRate: 0,
+    searchClients: 50,
+  };
+  return [steady, burst, failures, search];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function startProcess(
+  script: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+  const child = fork(path.join(DIST, script), [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.on('message', (message: { type?: string } & Record<string, string>) => {
+      if (message.type === 'ready') resolve({ child, ready: message });
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited before it was ready (${code})`)));
+  });
+}
+
+function wavFile(seconds: number): Buffer {
+  const rate = 8000;
+  const data = Math.round(seconds * rate) * 2;
+  const wav = Buffer.alloc(44 + data);
+  wav.write('RIFF', 0, 'ascii');
+  wav.writeUInt32LE(36 + data, 4);
+  wav.write('WAVEfmt ', 8, 'ascii');
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36, 'ascii');
+  wav.writeUInt32LE(data, 40);
+  return wav;
+}
+
+class Api {
+  readonly samples = { post: [] as number[], get: [] as number[], search: [] as number[] };
+  slowest = 0;
+  /** Answers other than 200/202, by status. */
+  refusals: Record<string, number> = {};
+
+  constructor(
+    private readonly url: string,
+    private readonly keys: Map<string, string>,
+  ) {}
+
+  async call(kind: 'post' | 'get' | 'search', user: string, route: string, body?: unknown) {
+    const started = performance.now();
+    const response = await fetch(`${this.url}${route}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        authorization: `Bearer ${this.keys.get(user)}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+    const elapsed = performance.now() - started;
+    this.samples[kind].push(elapsed);
+    this.slowest = Math.max(this.slowest, elapsed);
+    if (response.status >= 300) this.refusals[response.status] = (this.refusals[response.status] ?? 0) + 1;
+    return { status: response.status, json };
+  }
+}
+
+async function runScenario(
+  scenario: Scenario,
+  context: {
+    api: Api;
+    simulator: AsrSimulator;
+    audioRoot: string;
+    pids: Record<string, () => Promise<number[]>>;
+    asrLimit: number;
+  },
+): Promise<ScenarioResult> {
+  const { api, simulator } = context;
+  simulator.setFailureRate(scenario.failureRate);
+  const jobs: JobRecord[] = [];
+  for (const [index, chunks] of scenario.jobs.entries()) {
+    const chunkFiles = [];
+    for (let chunk = 0; chunk < chunks; chunk += 1) {
+      const file = `${scenario.name}/job-${index}/chunk-${chunk}.wav`;
+      await mkdir(path.join(context.audioRoot, path.dirname(file)), { recursive: true });
+      await writeFile(path.join(context.audioRoot, file), wavFile(1));
+      await writeFile(path.join(context.audioRoot, `${file}.txt`), `words of ${file}`);
+      chunkFiles.push(file);
+    }
+    jobs.push({ jobId: '', userId: `user-${index % USERS}`, chunkFiles, submittedMs: 0 });
+  }
+  const callsBefore = simulator.calls().length;
+  const usage = async () => {
+    const out: Record<string, ProcessSample> = {};
+    for (const [name, pids] of Object.entries(context.pids)) {
+      const samples = (await Promise.all((await pids()).map(sampleProcess))).filter((s): s is ProcessSample => !!s);
+      out[name] = samples.reduce(
+        (a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes + b.rssBytes }),
+        { cpuSeconds: 0, rssBytes: 0 },
+      );
+    }
+    return out;
+  };
+  const usageBefore = await usage();
+  const peakRss: Record<string, number> = {};
+  const start = Date.now();
+  const timeline: ScenarioResult['timeline'] = [];
+  let done = false;
+  const outstandingChunks = () =>
+    jobs
+      .filter((job) => job.jobId && (!job.status || job.status === 'in_progress'))
+      .reduce((sum, job) => sum + job.chunkFiles.length, 0);
+  const sampler = (async () => {
+    while (!done) {
+      timeline.push({ t: (Date.now() - start) / 1000, inFlight: outstandingChunks(), asr: simulator.inFlight() });
+      const now = await usage();
+      for (const [name, sample] of Object.entries(now)) peakRss[name] = Math.max(peakRss[name] ?? 0, sample.rssBytes);
+      await sleep(250);
+    }
+  })();
+  const searchers = (async () => {
+    const until = () => done || jobs.every((job) => job.status && job.status !== 'in_progress');
+    await Promise.all(
+      Array.from({ length: scenario.searchClients }, async (_, client) => {
+        await sleep(client * 20);
+        while (!until()) {
+          await api.call('search', `user-${client % USERS}`, '/transcript/search?jobStatus=in_progress');
+          await sleep(1000);
+        }
+      }),
+    );
+  })();
+
+  // Open loop: each job is sent at its scheduled time whatever happened to the ones before.
+  const schedule = arrivalSchedule(jobs.length, scenario.jobsPerSecond);
+  await Promise.all(
+    jobs.map(async (job, index) => {
+      await sleep(Math.max(0, start + (schedule[index] as number) - Date.now()));
+      job.submittedMs = Date.now();
+      const reply = await api.call('post', job.userId, '/transcribe', { audioChunkPaths: job.chunkFiles });
+      if (reply.status !== 202) throw new Error(`submit answered ${reply.status}: ${JSON.stringify(reply.json)}`);
+      job.jobId = reply.json.jobId as string;
+      // Each client polls its job every 2 s until it ends.
+      while (!job.status || job.status === 'in_progress') {
+        await sleep(2000);
+        const got = await api.call('get', job.userId, `/transcript/${job.jobId}`);
+        job.status = got.json.jobStatus as string;
+        if (job.status !== 'in_progress') {
+          job.createdMs = Date.parse(got.json.createdTime as string);
+          job.completedMs = Date.parse(got.json.completedTime as string);
+          job.transcriptionOk = got.json.transcription === job.chunkFiles.map((file) => `words of ${file}`).join(' ');
+        }
+      }
+    }),
+  );
+  done = true;
+  await Promise.all([sampler, searchers]);
+  const usageAfter = await usage();
+  const wallSeconds = (Date.now() - start) / 1000;
+
+  const calls = simulator.calls().slice(callsBefore);
+  const byFile = new Map<string, AsrCall[]>();
+  for (const call of calls) byFile.set(call.file, [...(byFile.get(call.file) ?? []), call]);
+  const overhead: number[] = [];
+  const durations: number[] = [];
+  let duplicates = 0;
+  for (const job of jobs) {
+    if (job.completedMs === undefined || job.createdMs === undefined) continue;
+    const duration = job.completedMs - job.createdMs;
+    durations.push(duration);
+    // The physical limit of a job: its slowest chunk's ASR time, with the backoffs its retry policy prescribes.
+    const critical = Math.max(
+      ...job.chunkFiles.map((file) => {
+        const attempts = byFile.get(file) ?? [];
+        duplicates += attempts.filter((call) => call.status === 200).length > 1 ? 1 : 0;
+        const backoff = attempts.slice(1).reduce((sum, _, i) => sum + RETRY.initialMs * RETRY.coefficient ** i, 0);
+        return attempts.reduce((sum, call) => sum + call.latencyMs, 0) + backoff;
+      }),
+    );
+    overhead.push(duration - critical);
+  }
+  const processes: ScenarioResult['processes'] = {};
+  for (const name of Object.keys(usageAfter)) {
+    const cpuSeconds = (usageAfter[name]?.cpuSeconds ?? 0) - (usageBefore[name]?.cpuSeconds ?? 0);
+    processes[name] = { cpuSeconds, cpuShare: cpuSeconds / wallSeconds, peakRssMb: (peakRss[name] ?? 0) / 1024 / 1024 };
+  }
+  return {
+    name: scenario.name,
+    description: scenario.description,
+    jobs: jobs.length,
+    chunks: jobs.reduce((sum, job) => sum + job.chunkFiles.length, 0),
+    completed: jobs.filter((job) => job.status === 'completed').length,
+    failed: jobs.filter((job) => job.status === 'failed').length,
+    lost: jobs.filter((job) => !job.status).length,
+    wrongTranscripts: jobs.filter((job) => job.status === 'completed' && !job.transcriptionOk).length,
+    asrCalls: calls.length,
+    duplicateAsrCalls: duplicates,
+    jobOverheadMs: summarize(overhead),
+    jobOverheadSamplesMs: overhead,
+    jobDurationMs: summarize(durations),
+    apiLatencyMs: {
+      post: summarize(api.samples.post.splice(0)),
+      get: summarize(api.samples.get.splice(0)),
+      search: summarize(api.samples.search.splice(0)),
+    },
+    slowestAnswerMs: api.slowest,
+    refusals: api.refusals,
+    peakChunksInFlight: Math.max(0, ...timeline.map((point) => point.inFlight)),
+    peakAsrConcurrency: Math.max(0, ...timeline.map((point) => point.asr)),
+    asrConcurrencyLimit: context.asrLimit,
+    processes,
+    timeline,
+    wallSeconds,
+  };
+}
+
+function ms(value: number): string {
+  return `${Math.round(value)}`;
+}
+
+function report(results: ScenarioResult[], machine: Record<string, unknown>): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${r.apiLatencyMs.search.count ? `${ms(r.apiLatencyMs.search.p50)} / ${ms(r.apiLatencyMs.search.p99)}` : '–'} | ${ms(r.slowestAnswerMs)} |`,
+  );
+  const usage = results.map(
+    (r) =>
+      `| ${r.name} | ${Object.entries(r.processes)
+        .map(([name, p]) => `${name} ${(p.cpuShare * 100).toFixed(0)}% / ${p.peakRssMb.toFixed(0)} MB`)
+        .join(' · ')} |`,
+  );
+  return [
+    '# Benchmark: the Temporal service at the required load',
+    '',
+    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. Embedded dev server (SQLite, WAL, synchronous=NORMAL), one worker process, one API process, the ASR simulator at 5–10 s per call. Raw figures: [results.json](results.json).`,
+    '',
+    "**Job overhead** is a job's completion time (its workflow's close time minus start time, as the API reports them) minus its slowest chunk's ASR time as the simulator chose it (plus, when a call failed, the backoff the retry policy prescribes): everything the service adds on top of the model.",
+    '',
+    '| scenario | jobs / chunks | completed / failed / lost | peak chunks in flight | peak ASR calls / limit | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | slowest answer ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'CPU (share of one core over the scenario) and peak resident memory, per process:',
+    '',
+    '| scenario | processes |',
+    '| --- | --- |',
+    ...usage,
+    '',
+    ...results.flatMap((r) => [
+      `## ${r.name}`,
+      '',
+      `${r.description}. Answers other than 200/202: ${
+        Object.entries(r.refusals)
+          .map(([status, count]) => `${count} × ${status}`)
+          .join(', ') || 'none'
+      }. ${r.asrCalls} ASR calls; chunks transcribed twice after success: ${r.duplicateAsrCalls}; completed jobs with a wrong transcript: ${r.wrongTranscripts}; wall time ${r.wallSeconds.toFixed(0)} s.`,
+      '',
+      `![chunks in flight](${r.name}-in-flight.svg)`,
+      '',
+      `![job overhead](${r.name}-overhead.svg)`,
+      '',
+    ]),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
+  const audioRoot = path.join(dir, 'audio');
+  await mkdir(audioRoot, { recursive: true });
+  const devServer: DevServer = await startDevServer({
+    toolsDir: path.join(ROOT, '.tools'),
+    dbFilename: path.join(dir, 'temporal.sqlite'),
+    port: await freePort(),
+    namespace: 'default',
+    startupTimeoutMs: 120_000,
+  });
+  const simulator = await startAsrSimulator({
+    port: 0,
+    audioRoot,
+    latency: { minMs: 5000, maxMs: 10_000 },
+    failureRate: 0,
+    recordCalls: true,
+  });
+  const users = Array.from({ length: USERS }, (_, index) => `user-${index}`);
+  const keys = new Map(users.map((user) => [user, `bench_${user}_${randomBytes(12).toString('hex')}`]));
+  const asrLimit = 1000;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dir,
+    AUDIO_ROOT: audioRoot,
+    TEMPORAL_ADDRESS: devServer.address,
+    ASR_URL: simulator.url,
+    API_KEYS: users.map((user) => `${keys.get(user)}:${user}:user`).join(','),
+    PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    WORKER_MAX_CONCURRENT_ACTIVITIES: String(asrLimit),
+    RATE_LIMIT_PER_SECOND: '100',
+    RATE_LIMIT_BURST: '200',
+  };
+  const worker = await startProcess('worker-main.js', env);
+  const apiProcess = await startProcess('server.js', env);
+  const api = new Api(apiProcess.ready.url as string, keys);
+  const pids = {
+    'dev server': async () => (devServer.pid ? childPids(devServer.pid) : []),
+    worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
+    api: () => Promise.resolve(apiProcess.child.pid ? [apiProcess.child.pid] : []),
+    'load generator + simulator': () => Promise.resolve([process.pid]),
+  };
+  const results: ScenarioResult[] = [];
+  try {
+    for (const scenario of scenarios().filter((s) => only.length === 0 || only.includes(s.name))) {
+      process.stdout.write(`scenario ${scenario.name}: ${scenario.description}\n`);
+      api.slowest = 0;
+      api.refusals = {};
+      const result = await runScenario(scenario, { api, simulator, audioRoot, pids, asrLimit });
+      results.push(result);
+      process.stdout.write(
+        `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
+      );
+      await sleep(3000);
+    }
+  } finally {
+    worker.child.kill('SIGTERM');
+    apiProcess.child.kill('SIGTERM');
+    await simulator.close();
+    await devServer.stop();
+  }
+
+  await mkdir(OUT, { recursive: true });
+  const machine = {
+    date: new Date().toISOString(),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+  };
+  await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  for (const result of results) {
+    await writeFile(
+      path.join(OUT, `${result.name}-in-flight.svg`),
+      lineChart({
+        title: `${result.name}: chunks in flight`,
+        xLabel: 'seconds',
+        yLabel: 'chunks',
+        series: [
+          { name: 'submitted, not finished', points: result.timeline.map((p) => [p.t, p.inFlight]) },
+          { name: 'ASR calls under way', points: result.timeline.map((p) => [p.t, p.asr]) },
+        ],
+      }),
+    );
+    await writeFile(
+      path.join(OUT, `${result.name}-overhead.svg`),
+      histogram({ title: `${result.name}: job overhead (ms)`, xLabel: 'ms', values: result.jobOverheadSamplesMs }),
+    );
+  }
+  await writeFile(path.join(OUT, 'README.md'), `${report(results, machine)}\n`);
+  await rm(dir, { recursive: true, force: true });
+  process.stdout.write(`report: ${path.relative(ROOT, path.join(OUT, 'README.md'))}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
