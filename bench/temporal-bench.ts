@@ -1,7 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,8 @@ interface Scenario {
   failureRate: number;
   /** Clients listing their jobs once a second each while the scenario runs. */
   searchClients: number;
+  /** SIGKILL the worker this long after the first arrival, and start a new one at once. */
+  killWorkerAfterMs?: number;
 }
 
 interface JobRecord {
@@ -98,6 +100,13 @@ function scenarios(): Scenario[] {
     description: 'the same burst with 5% of ASR calls failing transiently (retried: 3 attempts, 1 s then 2 s)',
     failureRate: 0.05,
   };
+  const kill: Scenario = {
+    ...burst,
+    name: 'worker-killed',
+    description:
+      'the same burst, with the worker SIGKILLed 8 s in (while about half the chunks are at the ASR) and replaced at once',
+    killWorkerAfterMs: 8000,
+  };
   const search: Scenario = {
     name: 'search-heavy',
     description: '50 jobs of 6 chunks at 5 jobs/s while 50 clients list their jobs every second',
@@ -106,7 +115,7 @@ function scenarios(): Scenario[] {
     failureRate: 0,
     searchClients: 50,
   };
-  return [steady, burst, failures, search];
+  return [steady, burst, failures, kill, search];
 }
 
 async function freePort(): Promise<number> {
@@ -118,16 +127,22 @@ async function freePort(): Promise<number> {
 }
 
 function startProcess(
-  script: string,
+  modulePath: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
-  const child = fork(path.join(DIST, script), [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(modulePath, [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.on('message', (message: { type?: string } & Record<string, string>) => {
       if (message.type === 'ready') resolve({ child, ready: message });
     });
-    child.once('exit', (code) => reject(new Error(`${script} exited before it was ready (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${modulePath} exited before it was ready (${code})`)));
   });
+}
+
+async function killHard(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 function wavFile(seconds: number): Buffer {
@@ -187,6 +202,8 @@ async function runScenario(
     audioRoot: string;
     pids: Record<string, () => Promise<number[]>>;
     asrLimit: number;
+    filePrefix: string;
+    restartWorker: () => Promise<void>;
   },
 ): Promise<ScenarioResult> {
   const { api, simulator } = context;
@@ -195,7 +212,7 @@ async function runScenario(
   for (const [index, chunks] of scenario.jobs.entries()) {
     const chunkFiles = [];
     for (let chunk = 0; chunk < chunks; chunk += 1) {
-      const file = `${scenario.name}/job-${index}/chunk-${chunk}.wav`;
+      const file = `${context.filePrefix}/${scenario.name}/job-${index}/chunk-${chunk}.wav`;
       await mkdir(path.join(context.audioRoot, path.dirname(file)), { recursive: true });
       await writeFile(path.join(context.audioRoot, file), wavFile(1));
       await writeFile(path.join(context.audioRoot, `${file}.txt`), `words of ${file}`);
@@ -204,18 +221,30 @@ async function runScenario(
     jobs.push({ jobId: '', userId: `user-${index % USERS}`, chunkFiles, submittedMs: 0 });
   }
   const callsBefore = simulator.calls().length;
+  // CPU per process is counted per pid from its first to its last sample in the scenario, so a worker that is
+  // killed and replaced contributes what each of its incarnations used (up to the last 250 ms before a kill).
+  const firstCpu = new Map<number, number>();
+  const lastCpu = new Map<number, number>();
+  const pidsByName = new Map<string, Set<number>>();
   const usage = async () => {
     const out: Record<string, ProcessSample> = {};
     for (const [name, pids] of Object.entries(context.pids)) {
-      const samples = (await Promise.all((await pids()).map(sampleProcess))).filter((s): s is ProcessSample => !!s);
-      out[name] = samples.reduce(
-        (a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes + b.rssBytes }),
-        { cpuSeconds: 0, rssBytes: 0 },
-      );
+      let rssBytes = 0;
+      for (const pid of await pids()) {
+        const sample = await sampleProcess(pid);
+        if (!sample) continue;
+        rssBytes += sample.rssBytes;
+        if (!firstCpu.has(pid)) firstCpu.set(pid, sampled ? 0 : sample.cpuSeconds);
+        lastCpu.set(pid, sample.cpuSeconds);
+        pidsByName.set(name, (pidsByName.get(name) ?? new Set()).add(pid));
+      }
+      out[name] = { cpuSeconds: 0, rssBytes };
     }
     return out;
   };
-  const usageBefore = await usage();
+  let sampled = false;
+  await usage();
+  sampled = true;
   const peakRss: Record<string, number> = {};
   const start = Date.now();
   const timeline: ScenarioResult['timeline'] = [];
@@ -245,6 +274,10 @@ async function runScenario(
     );
   })();
 
+  const killer =
+    scenario.killWorkerAfterMs === undefined
+      ? Promise.resolve()
+      : sleep(scenario.killWorkerAfterMs).then(() => context.restartWorker());
   // Open loop: each job is sent at its scheduled time whatever happened to the ones before.
   const schedule = arrivalSchedule(jobs.length, scenario.jobsPerSecond);
   await Promise.all(
@@ -268,8 +301,8 @@ async function runScenario(
     }),
   );
   done = true;
-  await Promise.all([sampler, searchers]);
-  const usageAfter = await usage();
+  await Promise.all([sampler, searchers, killer]);
+  await usage();
   const wallSeconds = (Date.now() - start) / 1000;
 
   const calls = simulator.calls().slice(callsBefore);
@@ -294,8 +327,11 @@ async function runScenario(
     overhead.push(duration - critical);
   }
   const processes: ScenarioResult['processes'] = {};
-  for (const name of Object.keys(usageAfter)) {
-    const cpuSeconds = (usageAfter[name]?.cpuSeconds ?? 0) - (usageBefore[name]?.cpuSeconds ?? 0);
+  for (const name of Object.keys(context.pids)) {
+    const cpuSeconds = [...(pidsByName.get(name) ?? [])].reduce(
+      (sum, pid) => sum + (lastCpu.get(pid) ?? 0) - (firstCpu.get(pid) ?? 0),
+      0,
+    );
     processes[name] = { cpuSeconds, cpuShare: cpuSeconds / wallSeconds, peakRssMb: (peakRss[name] ?? 0) / 1024 / 1024 };
   }
   return {
@@ -332,56 +368,104 @@ function ms(value: number): string {
   return `${Math.round(value)}`;
 }
 
-function report(results: ScenarioResult[], machine: Record<string, unknown>): string {
-  const rows = results.map(
-    (r) =>
-      `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${r.apiLatencyMs.search.count ? `${ms(r.apiLatencyMs.search.p50)} / ${ms(r.apiLatencyMs.search.p99)}` : '–'} | ${ms(r.slowestAnswerMs)} |`,
-  );
-  const usage = results.map(
-    (r) =>
-      `| ${r.name} | ${Object.entries(r.processes)
-        .map(([name, p]) => `${name} ${(p.cpuShare * 100).toFixed(0)}% / ${p.peakRssMb.toFixed(0)} MB`)
-        .join(' · ')} |`,
-  );
+function scenarioTable(results: ScenarioResult[]): string[] {
   return [
-    '# Benchmark: the Temporal service at the required load',
-    '',
-    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. Embedded dev server (SQLite, WAL, synchronous=NORMAL), one worker process, one API process, the ASR simulator at 5–10 s per call. Raw figures: [results.json](results.json).`,
-    '',
-    "**Job overhead** is a job's completion time (its workflow's close time minus start time, as the API reports them) minus its slowest chunk's ASR time as the simulator chose it (plus, when a call failed, the backoff the retry policy prescribes): everything the service adds on top of the model.",
-    '',
-    '| scenario | jobs / chunks | completed / failed / lost | peak chunks in flight | peak ASR calls / limit | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | slowest answer ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows,
+    '| scenario | jobs / chunks | completed / failed / lost | chunks re-sent | peak chunks in flight | peak ASR calls / limit | job duration s p50 / p99 | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | slowest answer ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.duplicateAsrCalls} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${(r.jobDurationMs.p50 / 1000).toFixed(1)} / ${(r.jobDurationMs.p99 / 1000).toFixed(1)} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${r.apiLatencyMs.search.count ? `${ms(r.apiLatencyMs.search.p50)} / ${ms(r.apiLatencyMs.search.p99)}` : '–'} | ${ms(r.slowestAnswerMs)} |`,
+    ),
     '',
     'CPU (share of one core over the scenario) and peak resident memory, per process:',
     '',
     '| scenario | processes |',
     '| --- | --- |',
-    ...usage,
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${Object.entries(r.processes)
+          .map(([name, p]) => `${name} ${(p.cpuShare * 100).toFixed(0)}% / ${p.peakRssMb.toFixed(0)} MB`)
+          .join(' · ')} |`,
+    ),
+  ];
+}
+
+function ratio(a: number, b: number): string {
+  return b > 0 ? `${(a / b).toFixed(2)}×` : '–';
+}
+
+function report(
+  systems: Record<string, { durability: string; results: ScenarioResult[] }>,
+  machine: Record<string, unknown>,
+): string {
+  const temporal = systems.temporal?.results ?? [];
+  const bullmq = systems.bullmq?.results ?? [];
+  const cpu = (r: ScenarioResult) => Object.values(r.processes).reduce((sum, p) => sum + p.cpuSeconds, 0);
+  const rss = (r: ScenarioResult) => Object.values(r.processes).reduce((sum, p) => sum + p.peakRssMb, 0);
+  const ratios = temporal.flatMap((t) => {
+    const b = bullmq.find((candidate) => candidate.name === t.name);
+    if (!b) return [];
+    return [
+      `| ${t.name} | ${ratio(t.jobOverheadMs.p50, b.jobOverheadMs.p50)} | ${ratio(t.jobOverheadMs.p99, b.jobOverheadMs.p99)} | ${ratio(t.apiLatencyMs.post.p99, b.apiLatencyMs.post.p99)} | ${ratio(t.apiLatencyMs.get.p99, b.apiLatencyMs.get.p99)} | ${ratio(cpu(t), cpu(b))} | ${ratio(rss(t), rss(b))} |`,
+    ];
+  });
+  return [
+    '# Benchmark: the Temporal service at the required load, side by side with BullMQ',
     '',
-    ...results.flatMap((r) => [
-      `## ${r.name}`,
+    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. The ASR simulator answers in 5–10 s; each system runs as one worker process and one API process with the same API keys, request validation and audio checks. Raw figures: [results.json](results.json); what they mean: [analysis.md](analysis.md).`,
+    '',
+    "**Job overhead** is a job's completion time (its close time minus its start time, as the API reports them) minus its slowest chunk's ASR time as the simulator chose it (plus, when a call failed, the backoff the retry policy prescribes): everything the system adds on top of the model.",
+    '',
+    ...Object.entries(systems).flatMap(([name, system]) => [
+      `## ${name}`,
       '',
-      `${r.description}. Answers other than 200/202: ${
-        Object.entries(r.refusals)
-          .map(([status, count]) => `${count} × ${status}`)
-          .join(', ') || 'none'
-      }. ${r.asrCalls} ASR calls; chunks transcribed twice after success: ${r.duplicateAsrCalls}; completed jobs with a wrong transcript: ${r.wrongTranscripts}; wall time ${r.wallSeconds.toFixed(0)} s.`,
+      `Durability: ${system.durability}.`,
       '',
-      `![chunks in flight](${r.name}-in-flight.svg)`,
-      '',
-      `![job overhead](${r.name}-overhead.svg)`,
+      ...scenarioTable(system.results),
       '',
     ]),
+    ...(ratios.length
+      ? [
+          '## Temporal ÷ BullMQ',
+          '',
+          'Below 1× Temporal is lower (better), above 1× BullMQ is. CPU and memory are summed over all processes of each system, the load generator included.',
+          '',
+          '| scenario | overhead p50 | overhead p99 | POST p99 | GET p99 | CPU seconds | peak RSS |',
+          '| --- | --- | --- | --- | --- | --- | --- |',
+          ...ratios,
+          '',
+        ]
+      : []),
+    '## Plots',
+    '',
+    ...Object.entries(systems).flatMap(([name, system]) =>
+      system.results.flatMap((r) => [
+        `### ${name}, ${r.name}`,
+        '',
+        `${r.description}. Answers other than 200/202: ${
+          Object.entries(r.refusals)
+            .map(([status, count]) => `${count} × ${status}`)
+            .join(', ') || 'none'
+        }. ${r.asrCalls} ASR calls; chunks transcribed twice after success: ${r.duplicateAsrCalls}; completed jobs with a wrong transcript: ${r.wrongTranscripts}; wall time ${r.wallSeconds.toFixed(0)} s.`,
+        '',
+        `![chunks in flight](${name}-${r.name}-in-flight.svg) ![job overhead](${name}-${r.name}-overhead.svg)`,
+        '',
+      ]),
+    ),
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const only = process.argv.slice(2);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
-  const audioRoot = path.join(dir, 'audio');
-  await mkdir(audioRoot, { recursive: true });
+interface SystemUnderTest {
+  name: string;
+  durability: string;
+  api: Api;
+  /** SIGKILLs the worker and starts a fresh one. */
+  restartWorker(): Promise<void>;
+  pids: Record<string, () => Promise<number[]>>;
+  stop(): Promise<void>;
+}
+
+async function startTemporal(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
   const devServer: DevServer = await startDevServer({
     toolsDir: path.join(ROOT, '.tools'),
     dbFilename: path.join(dir, 'temporal.sqlite'),
@@ -389,6 +473,97 @@ async function main(): Promise<void> {
     namespace: 'default',
     startupTimeoutMs: 120_000,
   });
+  const withTemporal = { ...env, TEMPORAL_ADDRESS: devServer.address };
+  let worker = await startProcess(path.join(DIST, 'worker-main.js'), withTemporal);
+  const api = await startProcess(path.join(DIST, 'server.js'), withTemporal);
+  return {
+    name: 'temporal',
+    durability:
+      'Temporal dev server on SQLite: journal_mode=WAL, synchronous=NORMAL (a commit is durable against a process crash; the last commits may be lost on power loss)',
+    api: new Api(api.ready.url as string, keys),
+    restartWorker: async () => {
+      await killHard(worker.child);
+      worker = await startProcess(path.join(DIST, 'worker-main.js'), withTemporal);
+    },
+    pids: {
+      'dev server': async () => (devServer.pid ? childPids(devServer.pid) : []),
+      worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
+      api: () => Promise.resolve(api.child.pid ? [api.child.pid] : []),
+      'load generator + simulator': () => Promise.resolve([process.pid]),
+    },
+    stop: async () => {
+      worker.child.kill('SIGTERM');
+      api.child.kill('SIGTERM');
+      await devServer.stop();
+    },
+  };
+}
+
+async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
+  const port = await freePort();
+  const redis = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+    ],
+    { stdio: 'ignore' },
+  );
+  const redisUrl = `redis://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const reachable = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (reachable) break;
+    await sleep(100);
+  }
+  const withRedis = { ...env, REDIS_URL: redisUrl };
+  const workerPath = path.join(DIST, '..', 'bench', 'bullmq', 'bullmq-worker.js');
+  let worker = await startProcess(workerPath, withRedis);
+  const api = await startProcess(path.join(DIST, '..', 'bench', 'bullmq', 'bullmq-api.js'), withRedis);
+  return {
+    name: 'bullmq',
+    durability:
+      'BullMQ on Redis 7 (Debian): appendonly yes, appendfsync everysec (up to a second of writes lost on a crash of the machine)',
+    api: new Api(api.ready.url as string, keys),
+    restartWorker: async () => {
+      await killHard(worker.child);
+      worker = await startProcess(workerPath, withRedis);
+    },
+    pids: {
+      redis: () => Promise.resolve(redis.pid ? [redis.pid] : []),
+      worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
+      api: () => Promise.resolve(api.child.pid ? [api.child.pid] : []),
+      'load generator + simulator': () => Promise.resolve([process.pid]),
+    },
+    stop: async () => {
+      worker.child.kill('SIGTERM');
+      api.child.kill('SIGTERM');
+      redis.kill('SIGTERM');
+      await sleep(500);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
+  const audioRoot = path.join(dir, 'audio');
+  await mkdir(audioRoot, { recursive: true });
   const simulator = await startAsrSimulator({
     port: 0,
     audioRoot,
@@ -403,7 +578,6 @@ async function main(): Promise<void> {
     ...process.env,
     DATA_DIR: dir,
     AUDIO_ROOT: audioRoot,
-    TEMPORAL_ADDRESS: devServer.address,
     ASR_URL: simulator.url,
     API_KEYS: users.map((user) => `${keys.get(user)}:${user}:user`).join(','),
     PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
@@ -413,33 +587,37 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_SECOND: '100',
     RATE_LIMIT_BURST: '200',
   };
-  const worker = await startProcess('worker-main.js', env);
-  const apiProcess = await startProcess('server.js', env);
-  const api = new Api(apiProcess.ready.url as string, keys);
-  const pids = {
-    'dev server': async () => (devServer.pid ? childPids(devServer.pid) : []),
-    worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
-    api: () => Promise.resolve(apiProcess.child.pid ? [apiProcess.child.pid] : []),
-    'load generator + simulator': () => Promise.resolve([process.pid]),
-  };
-  const results: ScenarioResult[] = [];
+  const systems: Record<string, { durability: string; results: ScenarioResult[] }> = {};
   try {
-    for (const scenario of scenarios().filter((s) => only.length === 0 || only.includes(s.name))) {
-      process.stdout.write(`scenario ${scenario.name}: ${scenario.description}\n`);
-      api.slowest = 0;
-      api.refusals = {};
-      const result = await runScenario(scenario, { api, simulator, audioRoot, pids, asrLimit });
-      results.push(result);
-      process.stdout.write(
-        `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
-      );
-      await sleep(3000);
+    for (const start of [startTemporal, startBullmq]) {
+      const system = await start(dir, env, keys);
+      systems[system.name] = { durability: system.durability, results: [] };
+      try {
+        for (const scenario of scenarios().filter((s) => only.length === 0 || only.includes(s.name))) {
+          process.stdout.write(`${system.name} ${scenario.name}: ${scenario.description}\n`);
+          system.api.slowest = 0;
+          system.api.refusals = {};
+          const result = await runScenario(scenario, {
+            api: system.api,
+            simulator,
+            audioRoot,
+            pids: system.pids,
+            asrLimit,
+            filePrefix: system.name,
+            restartWorker: () => system.restartWorker(),
+          });
+          systems[system.name]?.results.push(result);
+          process.stdout.write(
+            `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
+          );
+          await sleep(3000);
+        }
+      } finally {
+        await system.stop();
+      }
     }
   } finally {
-    worker.child.kill('SIGTERM');
-    apiProcess.child.kill('SIGTERM');
     await simulator.close();
-    await devServer.stop();
   }
 
   await mkdir(OUT, { recursive: true });
@@ -450,26 +628,32 @@ async function main(): Promise<void> {
     memoryGb: Math.round(os.totalmem() / 1024 ** 3),
     node: process.version,
   };
-  await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
-  for (const result of results) {
-    await writeFile(
-      path.join(OUT, `${result.name}-in-flight.svg`),
-      lineChart({
-        title: `${result.name}: chunks in flight`,
-        xLabel: 'seconds',
-        yLabel: 'chunks',
-        series: [
-          { name: 'submitted, not finished', points: result.timeline.map((p) => [p.t, p.inFlight]) },
-          { name: 'ASR calls under way', points: result.timeline.map((p) => [p.t, p.asr]) },
-        ],
-      }),
-    );
-    await writeFile(
-      path.join(OUT, `${result.name}-overhead.svg`),
-      histogram({ title: `${result.name}: job overhead (ms)`, xLabel: 'ms', values: result.jobOverheadSamplesMs }),
-    );
+  await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ machine, systems }, null, 2)}\n`);
+  for (const [name, system] of Object.entries(systems)) {
+    for (const result of system.results) {
+      await writeFile(
+        path.join(OUT, `${name}-${result.name}-in-flight.svg`),
+        lineChart({
+          title: `${name}, ${result.name}: chunks in flight`,
+          xLabel: 'seconds',
+          yLabel: 'chunks',
+          series: [
+            { name: 'submitted, not finished', points: result.timeline.map((p) => [p.t, p.inFlight]) },
+            { name: 'ASR calls under way', points: result.timeline.map((p) => [p.t, p.asr]) },
+          ],
+        }),
+      );
+      await writeFile(
+        path.join(OUT, `${name}-${result.name}-overhead.svg`),
+        histogram({
+          title: `${name}, ${result.name}: job overhead (ms)`,
+          xLabel: 'ms',
+          values: result.jobOverheadSamplesMs,
+        }),
+      );
+    }
   }
-  await writeFile(path.join(OUT, 'README.md'), `${report(results, machine)}\n`);
+  await writeFile(path.join(OUT, 'README.md'), `${report(systems, machine)}\n`);
   await rm(dir, { recursive: true, force: true });
   process.stdout.write(`report: ${path.relative(ROOT, path.join(OUT, 'README.md'))}\n`);
 }

@@ -39,10 +39,14 @@ export async function createTranscriptionWorker(options: {
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     // The default of 10 fixed pollers starts chunks far slower than a burst of hundreds arrives; autoscaling
     // pollers follow the backlog up and back down.
-    activityTaskPollerBehavior: {
-      type: 'autoscaling',
-      maximum: Math.min(config.worker.maxActivityPollers, config.worker.maxConcurrentActivities),
-    },
-    workflowTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxWorkflowPollers },
+    activityTaskPollerBehavior: autoscalingPollers(
+      Math.min(config.worker.maxActivityPollers, config.worker.maxConcurrentActivities),
+    ),
+    workflowTaskPollerBehavior: autoscalingPollers(config.worker.maxWorkflowPollers),
   });
+}
+
+/** Pollers from 1 up to `maximum`; the SDK starts at 5, which must not exceed the maximum. */
+function autoscalingPollers(maximum: number) {
+  return { type: 'autoscaling', minimum: 1, maximum, initial: Math.min(5, maximum) } as const;
 }

@@ -1,0 +1,45 @@
+import { Worker, type Job } from 'bullmq';
+import { AsrClient } from '../../src/asr/asr-client';
+import { AudioStore } from '../../src/storage/audio-store';
+import { CHUNK_QUEUE, JOB_QUEUE, redisConnection } from './queues';
+
+/** The peer's worker process: transcribes chunk jobs, and stitches a parent job once all its chunks are done. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const connection = redisConnection(env.REDIS_URL as string);
+  const asr = new AsrClient({ url: env.ASR_URL as string, model: 'whisper-1', timeoutMs: 60_000 });
+  const audio = new AudioStore({
+    root: env.AUDIO_ROOT as string,
+    maxChunkBytes: 5 * 1024 * 1024,
+    maxChunkSeconds: 300,
+  });
+  const chunks = new Worker(
+    CHUNK_QUEUE,
+    async (job: Job<{ path: string }>) => asr.transcribe(await audio.open(job.data.path)),
+    { connection, concurrency: Number(env.WORKER_MAX_CONCURRENT_ACTIVITIES ?? 1000) },
+  );
+  const parents = new Worker(
+    JOB_QUEUE,
+    async (job: Job<{ audioChunkPaths: string[] }>) => {
+      const values = await job.getChildrenValues<string>();
+      const byIndex = new Map(
+        Object.entries(values).map(([key, text]) => [Number(/-chunk-(\d+)$/.exec(key)?.[1]), text]),
+      );
+      return job.data.audioChunkPaths
+        .map((_, index) => byIndex.get(index) ?? '')
+        .filter((text) => text.trim() !== '')
+        .join(' ');
+    },
+    { connection, concurrency: 50 },
+  );
+  await Promise.all([chunks.waitUntilReady(), parents.waitUntilReady()]);
+  process.send?.({ type: 'ready' });
+  process.once('SIGTERM', () => {
+    void Promise.all([chunks.close(), parents.close()]).then(() => process.exit(0));
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${String(err)}\n`);
+  process.exit(1);
+});
