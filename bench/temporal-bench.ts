@@ -10,6 +10,7 @@ import { generateEncryptionKey } from '../src/codec/encryption-keys';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { childPids, sampleProcess, type ProcessSample } from './process-usage';
 import { arrivalSchedule, summarize, type Summary } from './stats';
+import { wavBytes } from './wav-file';
 import { histogram, lineChart } from './svg-chart';
 
 /**
@@ -145,25 +146,6 @@ async function killHard(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function wavFile(seconds: number): Buffer {
-  const rate = 8000;
-  const data = Math.round(seconds * rate) * 2;
-  const wav = Buffer.alloc(44 + data);
-  wav.write('RIFF', 0, 'ascii');
-  wav.writeUInt32LE(36 + data, 4);
-  wav.write('WAVEfmt ', 8, 'ascii');
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20);
-  wav.writeUInt16LE(1, 22);
-  wav.writeUInt32LE(rate, 24);
-  wav.writeUInt32LE(rate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36, 'ascii');
-  wav.writeUInt32LE(data, 40);
-  return wav;
-}
-
 class Api {
   readonly samples = { post: [] as number[], get: [] as number[], search: [] as number[] };
   slowest = 0;
@@ -214,7 +196,7 @@ async function runScenario(
     for (let chunk = 0; chunk < chunks; chunk += 1) {
       const file = `${context.filePrefix}/${scenario.name}/job-${index}/chunk-${chunk}.wav`;
       await mkdir(path.join(context.audioRoot, path.dirname(file)), { recursive: true });
-      await writeFile(path.join(context.audioRoot, file), wavFile(1));
+      await writeFile(path.join(context.audioRoot, file), wavBytes({ seconds: 1 }));
       await writeFile(path.join(context.audioRoot, `${file}.txt`), `words of ${file}`);
       chunkFiles.push(file);
     }

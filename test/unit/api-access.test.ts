@@ -11,7 +11,8 @@ import { JobNotFoundError, type SubmitJobRequest } from '../../src/jobs/transcri
 import type { TranscriptResult } from '../../src/jobs/transcript-result';
 import { createLogger } from '../../src/logger';
 import { AudioStore } from '../../src/storage/audio-store';
-import { tempDir, wavBytes } from '../support/temp-dir';
+import { wavBytes } from '../../bench/wav-file';
+import { tempDir } from '../support/temp-dir';
 
 const KEYS = {
   alice: 'alice-key-0123456789abcdef',

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AudioProbeError, probeAudio, probeAudioFile, type ReadAt } from '../../src/audio/audio-probe';
-import { wavBytes } from '../support/temp-dir';
+import { wavBytes } from '../../bench/wav-file';
 
 const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', 'audio', name);
 
