@@ -1,13 +1,15 @@
 import { open } from 'node:fs/promises';
 
+/** A container the probe recognises from content; `m4a` covers any MP4 file with a sound track. */
 export type AudioFormat = 'wav' | 'flac' | 'mp3' | 'ogg' | 'm4a';
-export const SUPPORTED_AUDIO_FORMATS: readonly AudioFormat[] = ['wav', 'flac', 'mp3', 'ogg', 'm4a'];
+/** Every container the probe recognises, in the order error messages list them. */
+export const SUPPORTED_AUDIO_FORMATS: readonly AudioFormat[] = Object.freeze(['wav', 'flac', 'mp3', 'ogg', 'm4a']);
 
 /** What a file holds, from its content: the container, the codec, and how long it plays. */
 export interface AudioProbe {
   format: AudioFormat;
   durationSeconds: number;
-  /** e.g. `pcm_s16le 16000 Hz mono`, `vorbis 44100 Hz`, `opus`, `mp3 128 kbit/s`, `mp4 audio` */
+  /** e.g. `pcm_s16le 16000 Hz mono`, `vorbis 44100 Hz`, `opus 48000 Hz`, `mp3 22050 Hz 32 kbit/s`, `aac 16000 Hz` */
   codec: string;
 }
 
@@ -27,6 +29,8 @@ export class AudioProbeError extends Error {
 
 const HEAD_BYTES = 4096;
 const OGG_TAIL_BYTES = 64 * 1024;
+/** A movie fragment header lists its samples; past this it is not worth reading to learn one number. */
+const MAX_MOOF_BYTES = 128 * 1024;
 /** Enough for any real file's chunk or box list; a file needing more is built to make us read it all. */
 const MAX_STRUCTURES = 4096;
 
@@ -40,17 +44,23 @@ const corrupt = (format: string, why: string) => new AudioProbeError('corrupt', 
  */
 export async function probeAudio(read: ReadAt, size: number): Promise<AudioProbe> {
   const head = Buffer.from(await read(0, Math.min(HEAD_BYTES, size)));
-  if (head.length >= 12 && ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 4) === 'WAVE') return probeWav(read, size);
-  if (head.length >= 4 && ascii(head, 0, 4) === 'OggS') return probeOgg(read, size, head);
-  if (head.length >= 8 && ascii(head, 4, 4) === 'ftyp') return probeMp4(read, size);
+  const riff = ascii(head, 0, 4);
+  if ((riff === 'RIFF' || riff === 'RF64' || riff === 'BW64') && ascii(head, 8, 4) === 'WAVE') {
+    return probeWav(read, size);
+  }
+  if (ascii(head, 0, 4) === 'OggS') return probeOgg(read, size, head);
+  if (ascii(head, 4, 4) === 'ftyp') return probeMp4(read, size, head);
   let offset = 0;
-  if (head.length >= 10 && ascii(head, 0, 3) === 'ID3') offset = id3v2Size(head);
-  const start = offset === 0 ? head : Buffer.from(await read(offset, Math.min(HEAD_BYTES, Math.max(0, size - offset))));
-  if (start.length >= 4 && ascii(start, 0, 4) === 'fLaC') return probeFlac(read, offset);
+  if (isId3v2(head)) {
+    offset = id3v2Size(head);
+    if (offset >= size) throw corrupt('MP3', 'the file ends inside its ID3 tag');
+  }
+  const start = offset === 0 ? head : Buffer.from(await read(offset, Math.min(HEAD_BYTES, size - offset)));
+  if (ascii(start, 0, 4) === 'fLaC') return probeFlac(read, offset);
   return probeMp3(read, size, offset, start);
 }
 
-/** Probes a file on disk with positional reads. */
+/** Probes a file on disk with positional reads, closing it whatever happens. */
 export async function probeAudioFile(filePath: string): Promise<AudioProbe> {
   const handle = await open(filePath, 'r');
   try {
@@ -65,6 +75,7 @@ export async function probeAudioFile(filePath: string): Promise<AudioProbe> {
   }
 }
 
+/** Latin-1 so that any byte maps to one character; out-of-range parts come back shorter and never match. */
 function ascii(buffer: Buffer, offset: number, length: number): string {
   return buffer.toString('latin1', offset, offset + length);
 }
@@ -75,45 +86,37 @@ async function readExactly(read: ReadAt, offset: number, length: number, format:
   return bytes;
 }
 
-// --- WAV --------------------------------------------------------------------------------------------------------
-
-const WAV_CODECS: Record<number, string> = { 1: 'pcm', 3: 'float', 6: 'alaw', 7: 'mulaw' };
+interface WavFormat {
+  code: number;
+  channels: number;
+  sampleRate: number;
+  byteRate: number;
+  bits: number;
+}
 
 async function probeWav(read: ReadAt, size: number): Promise<AudioProbe> {
   let offset = 12;
-  let format: { code: number; channels: number; sampleRate: number; byteRate: number; bits: number } | undefined;
+  let format: WavFormat | undefined;
+  let factSamples: number | undefined;
+  let ds64DataBytes: number | undefined;
   for (let count = 0; count < MAX_STRUCTURES && offset + 8 <= size; count += 1) {
     const header = await readExactly(read, offset, 8, 'WAV', 'chunk header');
     const id = ascii(header, 0, 4);
     const chunkSize = header.readUInt32LE(4);
     if (id === 'fmt ') {
-      if (chunkSize < 16) throw corrupt('WAV', 'fmt chunk too short');
-      const fmt = await readExactly(read, offset + 8, Math.min(chunkSize, 40), 'WAV', 'fmt chunk');
-      let code = fmt.readUInt16LE(0);
-      // WAVE_FORMAT_EXTENSIBLE keeps the real format in the first two bytes of its sub-format GUID.
-      if (code === 0xfffe && fmt.length >= 26) code = fmt.readUInt16LE(24);
-      format = {
-        code,
-        channels: fmt.readUInt16LE(2),
-        sampleRate: fmt.readUInt32LE(4),
-        byteRate: fmt.readUInt32LE(8),
-        bits: fmt.readUInt16LE(14),
-      };
-      if (format.byteRate === 0 || format.sampleRate === 0 || format.channels === 0) {
-        throw corrupt('WAV', 'fmt chunk has a zero rate or no channels');
-      }
+      format = await wavFormat(read, offset + 8, chunkSize);
+    } else if (id === 'fact' && chunkSize >= 4) {
+      factSamples = (await readExactly(read, offset + 8, 4, 'WAV', 'fact chunk')).readUInt32LE(0);
+    } else if (id === 'ds64' && chunkSize >= 16) {
+      // RF64 (EBU Tech 3306) keeps sizes past 4 GB here and writes 0xFFFFFFFF in the data chunk.
+      ds64DataBytes = Number((await readExactly(read, offset + 16, 8, 'WAV', 'ds64 chunk')).readBigUInt64LE(0));
     } else if (id === 'data') {
       if (!format) throw corrupt('WAV', 'data before the fmt chunk');
       const present = size - (offset + 8);
-      // Streaming writers leave the size 0xFFFFFFFF (or too large); what is on disk is what plays.
-      const dataBytes = chunkSize === 0xffffffff || chunkSize > present ? present : chunkSize;
-      const name = WAV_CODECS[format.code] ?? `format 0x${format.code.toString(16)}`;
-      const sample = name === 'pcm' ? `pcm_s${format.bits}le` : name;
-      return {
-        format: 'wav',
-        durationSeconds: dataBytes / format.byteRate,
-        codec: `${sample} ${format.sampleRate} Hz ${format.channels === 1 ? 'mono' : `${format.channels} channels`}`,
-      };
+      const declared = chunkSize === 0xffffffff ? (ds64DataBytes ?? present) : chunkSize;
+      // Streaming writers leave the size 0xFFFFFFFF, or too large; what is on disk is what plays.
+      const dataBytes = Math.min(declared, present);
+      return { format: 'wav', durationSeconds: wavDuration(format, dataBytes, factSamples), codec: wavCodec(format) };
     }
     // Chunks are padded to an even size.
     offset += 8 + chunkSize + (chunkSize % 2);
@@ -121,17 +124,63 @@ async function probeWav(read: ReadAt, size: number): Promise<AudioProbe> {
   throw corrupt('WAV', format ? 'no data chunk' : 'no fmt chunk');
 }
 
-// --- FLAC -------------------------------------------------------------------------------------------------------
+async function wavFormat(read: ReadAt, at: number, chunkSize: number): Promise<WavFormat> {
+  if (chunkSize < 16) throw corrupt('WAV', 'fmt chunk too short');
+  const fmt = await readExactly(read, at, Math.min(chunkSize, 40), 'WAV', 'fmt chunk');
+  let code = fmt.readUInt16LE(0);
+  // WAVE_FORMAT_EXTENSIBLE keeps the real format code in the first two bytes of its sub-format GUID.
+  if (code === 0xfffe && fmt.length >= 26) code = fmt.readUInt16LE(24);
+  const format = {
+    code,
+    channels: fmt.readUInt16LE(2),
+    sampleRate: fmt.readUInt32LE(4),
+    byteRate: fmt.readUInt32LE(8),
+    bits: fmt.readUInt16LE(14),
+  };
+  if (format.byteRate === 0 || format.sampleRate === 0 || format.channels === 0) {
+    throw corrupt('WAV', 'fmt chunk has a zero rate or no channels');
+  }
+  return format;
+}
+
+/**
+ * PCM plays at exactly the byte rate. Compressed codecs (ADPCM, MP3 in WAV) state only an average byte rate, often
+ * wrong, so their `fact` sample count wins when there is one.
+ */
+function wavDuration(format: WavFormat, dataBytes: number, factSamples: number | undefined): number {
+  const pcm = format.code === 1 || format.code === 3 || format.code === 6 || format.code === 7;
+  if (!pcm && factSamples !== undefined && factSamples > 0) return factSamples / format.sampleRate;
+  return dataBytes / format.byteRate;
+}
+
+/** Names as ffmpeg's, so a probe reads like `ffprobe` output. */
+function wavCodec(format: WavFormat): string {
+  const names: Record<number, string> = {
+    1: format.bits === 8 ? 'pcm_u8' : `pcm_s${format.bits}le`,
+    2: 'adpcm_ms',
+    3: `pcm_f${format.bits}le`,
+    6: 'pcm_alaw',
+    7: 'pcm_mulaw',
+    0x11: 'adpcm_ima_wav',
+    0x55: 'mp3',
+  };
+  const name = names[format.code] ?? `wav format 0x${format.code.toString(16)}`;
+  return `${name} ${format.sampleRate} Hz ${format.channels === 1 ? 'mono' : `${format.channels} channels`}`;
+}
 
 async function probeFlac(read: ReadAt, offset: number): Promise<AudioProbe> {
   const block = await readExactly(read, offset + 4, 4 + 34, 'FLAC', 'STREAMINFO');
   if ((block[0]! & 0x7f) !== 0) throw corrupt('FLAC', 'first metadata block is not STREAMINFO');
+  if (block.readUIntBE(1, 3) < 34) throw corrupt('FLAC', 'STREAMINFO too short');
   const info = streamInfo(block.subarray(4));
   return { format: 'flac', durationSeconds: info.durationSeconds, codec: `flac ${info.sampleRate} Hz` };
 }
 
-/** STREAMINFO's sample rate and duration. A stream that does not state its sample count has no known duration,
- * and a duration limit cannot be enforced on it, so it is refused rather than guessed. */
+/**
+ * STREAMINFO's sample rate and duration. A total of 0 means "unknown" (a live encoder that never went back to fill
+ * it in): such a stream has no known duration, and a duration limit could not be enforced on it without decoding
+ * every frame, so it is refused rather than guessed from the file size, which for lossless audio says little.
+ */
 function streamInfo(info: Buffer): { sampleRate: number; durationSeconds: number } {
   const sampleRate = (info.readUInt32BE(10) >>> 12) & 0xfffff;
   const totalSamples = (info.readUInt8(13) & 0x0f) * 2 ** 32 + info.readUInt32BE(14);
@@ -140,9 +189,13 @@ function streamInfo(info: Buffer): { sampleRate: number; durationSeconds: number
   return { sampleRate, durationSeconds: totalSamples / sampleRate };
 }
 
-// --- MP3 --------------------------------------------------------------------------------------------------------
+/** "ID3", a major version 2 to 4, and a size whose bytes all have the top bit clear (it is "synchsafe"). */
+function isId3v2(head: Buffer): boolean {
+  if (head.length < 10 || ascii(head, 0, 3) !== 'ID3') return false;
+  return head[3]! >= 2 && head[3]! <= 4 && head.subarray(6, 10).every((byte) => byte < 0x80);
+}
 
-/** Size of an ID3v2 tag, header (and footer) included: its size field is "synchsafe", 7 bits per byte. */
+/** Size of an ID3v2 tag, header and footer included: the size field counts 7 bits per byte. */
 function id3v2Size(head: Buffer): number {
   const size = (head[6]! << 21) | (head[7]! << 14) | (head[8]! << 7) | head[9]!;
   return 10 + size + (head[5]! & 0x10 ? 10 : 0);
@@ -157,6 +210,8 @@ const MP3_SAMPLE_RATES: Record<number, number[]> = {
   2: [22050, 24000, 16000],
   0: [11025, 12000, 8000],
 };
+/** Where a frame header might hide after an ID3 tag's padding before we call the content something else. */
+const MP3_SYNC_CANDIDATES = 64;
 
 interface Mp3Frame {
   version: number;
@@ -165,38 +220,58 @@ interface Mp3Frame {
   samplesPerFrame: number;
   length: number;
   mono: boolean;
+  crc: boolean;
 }
 
-/** Parses an MPEG audio Layer III frame header, or undefined if these 4 bytes are not one. */
+/** Parses an MPEG-1/2/2.5 Layer III frame header, or undefined if these 4 bytes are not one. */
 function mp3Frame(bytes: Buffer, at: number): Mp3Frame | undefined {
   if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return undefined;
   const version = (bytes[at + 1]! >> 3) & 3;
   const layer = (bytes[at + 1]! >> 1) & 3;
   const bitrateIndex = bytes[at + 2]! >> 4;
   const rateIndex = (bytes[at + 2]! >> 2) & 3;
+  // Free-format bitrate (index 0) has no computable frame length, so it cannot be checked against a second frame.
   if (version === 1 || layer !== 1 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return undefined;
   const sampleRate = MP3_SAMPLE_RATES[version]![rateIndex]!;
   const bitrateKbps = (version === 3 ? MP3_BITRATES.v1 : MP3_BITRATES.v2)[bitrateIndex]!;
   const samplesPerFrame = version === 3 ? 1152 : 576;
   const padding = (bytes[at + 2]! >> 1) & 1;
   const length = Math.floor((samplesPerFrame / 8) * ((bitrateKbps * 1000) / sampleRate)) + padding;
-  return { version, sampleRate, bitrateKbps, samplesPerFrame, length, mono: bytes[at + 3]! >> 6 === 3 };
+  const mono = bytes[at + 3]! >> 6 === 3;
+  return { version, sampleRate, bitrateKbps, samplesPerFrame, length, mono, crc: (bytes[at + 1]! & 1) === 0 };
+}
+
+/**
+ * The first frame header at `start`, confirmed by a second one right after it: one valid-looking header is only 11
+ * set bits and a few fields, which random bytes match often enough. After an ID3 tag (a signature already seen),
+ * padding some taggers leave uncounted is skipped.
+ */
+async function firstMp3Frame(read: ReadAt, size: number, offset: number, start: Buffer, scan: boolean) {
+  const last = scan ? Math.max(0, start.length - 4) : 0;
+  for (let at = 0, tried = 0; at <= last && tried < MP3_SYNC_CANDIDATES; at += 1) {
+    const frame = mp3Frame(start, at);
+    if (!frame) continue;
+    tried += 1;
+    const nextAt = offset + at + frame.length;
+    if (nextAt > size) continue;
+    // A file of exactly one whole frame has nothing to confirm it with; it is too short to matter either way.
+    if (nextAt + 4 > size) return { frame, at: offset + at };
+    const next = mp3Frame(Buffer.from(await read(nextAt, 4)), 0);
+    if (next && next.version === frame.version && next.sampleRate === frame.sampleRate) {
+      return { frame, at: offset + at };
+    }
+  }
+  return undefined;
 }
 
 async function probeMp3(read: ReadAt, size: number, offset: number, start: Buffer): Promise<AudioProbe> {
-  const frame = mp3Frame(start, 0);
-  if (!frame) throw unrecognized();
-  // One valid-looking header is 11 set bits and a few fields: random bytes match often enough. The next frame
-  // must follow right after, with the same version and rate.
-  const nextAt = offset + frame.length;
-  if (nextAt + 4 <= size) {
-    const next = mp3Frame(Buffer.from(await read(nextAt, 4)), 0);
-    if (!next || next.version !== frame.version || next.sampleRate !== frame.sampleRate) throw unrecognized();
-  }
-  const frameBytes =
-    start.length >= frame.length ? start : await readExactly(read, offset, frame.length, 'MP3', 'frame');
+  const found = await firstMp3Frame(read, size, offset, start, offset > 0);
+  if (!found) throw unrecognized();
+  const { frame, at } = found;
+  const frameBytes = Buffer.from(await read(at, frame.length));
+  // The Xing/Info tag sits after the side information (and the CRC, when the frame has one).
   const sideInfo = frame.version === 3 ? (frame.mono ? 17 : 32) : frame.mono ? 9 : 17;
-  const xingAt = 4 + sideInfo;
+  const xingAt = 4 + (frame.crc ? 2 : 0) + sideInfo;
   const tag = ascii(frameBytes, xingAt, 4);
   if (
     (tag === 'Xing' || tag === 'Info') &&
@@ -206,12 +281,13 @@ async function probeMp3(read: ReadAt, size: number, offset: number, start: Buffe
     const frames = frameBytes.readUInt32BE(xingAt + 8);
     return mp3Result(frame, (frames * frame.samplesPerFrame) / frame.sampleRate, tag === 'Xing');
   }
+  // Fraunhofer's VBRI header is always 32 bytes after the frame header.
   if (ascii(frameBytes, 36, 4) === 'VBRI' && frameBytes.length >= 36 + 18) {
     const frames = frameBytes.readUInt32BE(36 + 14);
     return mp3Result(frame, (frames * frame.samplesPerFrame) / frame.sampleRate, true);
   }
-  const tail = size >= 128 ? Buffer.from(await read(size - 128, 3)) : Buffer.alloc(0);
-  const audioBytes = size - offset - (ascii(tail, 0, 3) === 'TAG' ? 128 : 0);
+  const tail = size - at >= 128 ? Buffer.from(await read(size - 128, 3)) : Buffer.alloc(0);
+  const audioBytes = size - at - (ascii(tail, 0, 3) === 'TAG' ? 128 : 0);
   return mp3Result(frame, (audioBytes * 8) / (frame.bitrateKbps * 1000), false);
 }
 
@@ -223,13 +299,10 @@ function mp3Result(frame: Mp3Frame, durationSeconds: number, variable: boolean):
   };
 }
 
-// --- Ogg --------------------------------------------------------------------------------------------------------
-
 async function probeOgg(read: ReadAt, size: number, head: Buffer): Promise<AudioProbe> {
   if (head.length < 28 || head[4] !== 0) throw corrupt('Ogg', 'bad first page header');
   const serial = head.readUInt32LE(14);
-  const segments = head[26]!;
-  const packetAt = 27 + segments;
+  const packetAt = 27 + head[26]!;
   if (head.length < packetAt + 19) throw corrupt('Ogg', 'truncated first page');
   const packet = head.subarray(packetAt);
   let codec: string;
@@ -240,7 +313,8 @@ async function probeOgg(read: ReadAt, size: number, head: Buffer): Promise<Audio
     rate = packet.readUInt32LE(12);
   } else if (ascii(packet, 0, 8) === 'OpusHead') {
     codec = 'opus';
-    // Opus always counts granules at 48 kHz, whatever rate the input had; the first pre-skip samples are dropped.
+    // Opus counts granules at 48 kHz whatever the input rate; the first pre-skip samples are decoded and dropped
+    // (RFC 7845 section 4.2), so they are not part of what plays.
     rate = 48000;
     preSkip = packet.readUInt16LE(10);
   } else if (packet[0] === 0x7f && ascii(packet, 1, 4) === 'FLAC' && ascii(packet, 9, 4) === 'fLaC') {
@@ -248,73 +322,299 @@ async function probeOgg(read: ReadAt, size: number, head: Buffer): Promise<Audio
     if (packet.length < 13 + 4 + 34) throw corrupt('Ogg', 'truncated FLAC header');
     rate = (packet.readUInt32BE(13 + 4 + 10) >>> 12) & 0xfffff;
   } else {
+    // Speex, Theora and the rest: an Ogg file, but not audio we take.
     throw unrecognized();
   }
   if (rate === 0) throw corrupt('Ogg', 'sample rate is 0');
-  const granule = await lastGranule(read, size, serial);
+  const { granule, ended } = await lastGranule(read, size, serial);
+  // A stream that was closed may be empty; one cut off before its first audio page holds nothing to play.
+  if (granule === 0 && !ended) throw corrupt('Ogg', 'the file ends before any audio');
   return { format: 'ogg', durationSeconds: Math.max(0, granule - preSkip) / rate, codec: `${codec} ${rate} Hz` };
 }
 
-/** The granule position (samples played so far) of the stream's last page, found from the end of the file. */
-async function lastGranule(read: ReadAt, size: number, serial: number): Promise<number> {
+/**
+ * The granule position (samples played so far) of the stream's last page, found from the end of the file. A
+ * candidate must be a whole page with a valid checksum: "OggS" can occur inside compressed audio.
+ */
+async function lastGranule(read: ReadAt, size: number, serial: number): Promise<{ granule: number; ended: boolean }> {
   const from = Math.max(0, size - OGG_TAIL_BYTES);
   const tail = Buffer.from(await read(from, size - from));
   for (let at = tail.lastIndexOf('OggS'); at >= 0; at = at === 0 ? -1 : tail.lastIndexOf('OggS', at - 1)) {
     if (at + 27 > tail.length || tail[at + 4] !== 0 || tail.readUInt32LE(at + 14) !== serial) continue;
+    const segments = tail[at + 26]!;
+    if (at + 27 + segments > tail.length) continue;
+    const end = at + 27 + segments + tail.subarray(at + 27, at + 27 + segments).reduce((sum, lace) => sum + lace, 0);
+    if (end > tail.length || !oggChecksumMatches(tail.subarray(at, end))) continue;
     const granule = tail.readBigUInt64LE(at + 6);
     // All ones: no packet ends on this page.
-    if (granule !== 0xffffffffffffffffn) return Number(granule);
+    if (granule !== 0xffffffffffffffffn) return { granule: Number(granule), ended: (tail[at + 5]! & 0x04) !== 0 };
   }
   throw corrupt('Ogg', 'no final page with a position');
 }
 
-// --- MP4 / M4A --------------------------------------------------------------------------------------------------
+const OGG_CRC_TABLE = Array.from({ length: 256 }, (_, index) => {
+  let crc = index << 24;
+  for (let bit = 0; bit < 8; bit += 1) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
+  return crc >>> 0;
+});
+
+/** Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, over the page with its checksum field zeroed (RFC 3533). */
+function oggChecksumMatches(page: Buffer): boolean {
+  let crc = 0;
+  for (let index = 0; index < page.length; index += 1) {
+    const byte = index >= 22 && index < 26 ? 0 : page[index]!;
+    crc = ((crc << 8) ^ OGG_CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
+  }
+  return crc === page.readUInt32LE(22);
+}
 
 interface Box {
   type: string;
   start: number;
-  headerSize: number;
+  body: number;
   end: number;
 }
 
+/** HEIF and AVIF images share MP4's box structure and `ftyp`, but hold pictures. */
+const IMAGE_BRANDS = new Set(['mif1', 'msf1', 'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'avif', 'avis', 'crx ']);
+
 async function readBox(read: ReadAt, at: number, limit: number): Promise<Box> {
-  const header = await readExactly(read, at, Math.min(16, limit - at), 'M4A', 'box header');
+  const header = Buffer.from(await read(at, Math.min(16, limit - at)));
   if (header.length < 8) throw corrupt('M4A', 'truncated box header');
   const size32 = header.readUInt32BE(0);
-  const type = ascii(header, 4, 4);
   let size = size32;
-  let headerSize = 8;
+  let body = at + 8;
   if (size32 === 1) {
     if (header.length < 16) throw corrupt('M4A', 'truncated box header');
     size = Number(header.readBigUInt64BE(8));
-    headerSize = 16;
+    body = at + 16;
   } else if (size32 === 0) {
     size = limit - at;
   }
-  if (size < headerSize || at + size > limit) throw corrupt('M4A', `box ${JSON.stringify(type)} overruns its parent`);
-  return { type, start: at, headerSize, end: at + size };
+  if (at + size > limit) throw corrupt('M4A', 'a box runs past the end of the file or its parent');
+  if (at + size < body) throw corrupt('M4A', 'a box is smaller than its header');
+  return { type: ascii(header, 4, 4), start: at, body, end: at + size };
 }
 
-async function findBox(read: ReadAt, from: number, to: number, type: string): Promise<Box | undefined> {
-  let at = from;
-  for (let count = 0; count < MAX_STRUCTURES && at + 8 <= to; count += 1) {
-    const box = await readBox(read, at, to);
-    if (box.type === type) return box;
-    at = box.end;
+/** The boxes directly inside `from`..`to`, reading only their headers. */
+async function childBoxes(read: ReadAt, from: number, to: number): Promise<Box[]> {
+  const boxes: Box[] = [];
+  for (let at = from; at + 8 <= to; at = boxes[boxes.length - 1]!.end) {
+    if (boxes.length >= MAX_STRUCTURES) throw corrupt('M4A', 'too many boxes');
+    boxes.push(await readBox(read, at, to));
+  }
+  return boxes;
+}
+
+async function childBox(read: ReadAt, parent: Box, type: string): Promise<Box | undefined> {
+  return (await childBoxes(read, parent.body, parent.end)).find((box) => box.type === type);
+}
+
+async function boxBody(read: ReadAt, box: Box | undefined, length: number, what: string): Promise<Buffer> {
+  if (!box || box.end - box.body < length) throw corrupt('M4A', `missing or short ${what} box`);
+  return readExactly(read, box.body, length, 'M4A', `${what} box`);
+}
+
+/** `mvhd` and `mdhd` share a layout: version 1 widens the times and the duration to 64 bits. */
+async function timeHeader(
+  read: ReadAt,
+  box: Box | undefined,
+  what: string,
+): Promise<{ timescale: number; duration: number | undefined }> {
+  const v1 = (await boxBody(read, box, 1, what))[0] === 1;
+  const body = await boxBody(read, box, v1 ? 32 : 20, what);
+  const timescale = body.readUInt32BE(v1 ? 20 : 12);
+  const raw = v1 ? body.readBigUInt64BE(24) : BigInt(body.readUInt32BE(16));
+  // All ones means "unknown", as a live or fragmented writer leaves it.
+  const unknown = raw === (v1 ? 0xffffffffffffffffn : 0xffffffffn);
+  return { timescale, duration: unknown ? undefined : Number(raw) };
+}
+
+interface AudioTrack {
+  id: number;
+  timescale: number;
+  duration: number | undefined;
+  codec: string;
+}
+
+const MP4_AUDIO_CODECS: Record<string, string> = {
+  mp4a: 'aac',
+  alac: 'alac',
+  Opus: 'opus',
+  fLaC: 'flac',
+  'ac-3': 'ac3',
+  'ec-3': 'eac3',
+  '.mp3': 'mp3',
+  samr: 'amr_nb',
+  sawb: 'amr_wb',
+  ulaw: 'pcm_mulaw',
+  alaw: 'pcm_alaw',
+  lpcm: 'pcm',
+  sowt: 'pcm_s16le',
+  twos: 'pcm_s16be',
+};
+
+/** The first track whose handler is `soun`, with its clock and codec; undefined if the movie has no sound. */
+async function audioTrack(read: ReadAt, moovChildren: Box[]): Promise<AudioTrack | undefined> {
+  for (const trak of moovChildren.filter((box) => box.type === 'trak')) {
+    const mdia = await childBox(read, trak, 'mdia');
+    if (!mdia) continue;
+    const mdiaChildren = await childBoxes(read, mdia.body, mdia.end);
+    const hdlr = await boxBody(
+      read,
+      mdiaChildren.find((box) => box.type === 'hdlr'),
+      12,
+      'hdlr',
+    );
+    if (ascii(hdlr, 8, 4) !== 'soun') continue;
+    const tkhd = await boxBody(read, await childBox(read, trak, 'tkhd'), 24, 'tkhd');
+    const { timescale, duration } = await timeHeader(
+      read,
+      mdiaChildren.find((box) => box.type === 'mdhd'),
+      'mdhd',
+    );
+    if (timescale === 0) throw corrupt('M4A', 'track timescale is 0');
+    const minf = mdiaChildren.find((box) => box.type === 'minf');
+    const stbl = minf && (await childBox(read, minf, 'stbl'));
+    // stsd: version and flags, an entry count, then the first sample entry: its size, its codec's four letters, and
+    // (for sound) its sample rate as 16.16 fixed point at byte 32.
+    const stsd = await boxBody(read, stbl && (await childBox(read, stbl, 'stsd')), 8 + 36, 'stsd');
+    const name = MP4_AUDIO_CODECS[ascii(stsd, 12, 4)] ?? 'mp4 audio';
+    // QuickTime's version 2 sound description writes 1.0 there and keeps the real rate elsewhere.
+    const quickTimeV2 = stsd.readUInt16BE(8 + 16) === 2;
+    const rate = (!quickTimeV2 && stsd.readUInt16BE(8 + 32)) || timescale;
+    return { id: tkhd.readUInt32BE(tkhd[0] === 1 ? 20 : 12), timescale, duration, codec: `${name} ${rate} Hz` };
   }
   return undefined;
 }
 
-async function probeMp4(read: ReadAt, size: number): Promise<AudioProbe> {
+async function probeMp4(read: ReadAt, size: number, head: Buffer): Promise<AudioProbe> {
+  const ftypEnd = Math.min(head.readUInt32BE(0), head.length);
+  const brands = [ascii(head, 8, 4)];
+  for (let at = 16; at + 4 <= ftypEnd; at += 4) brands.push(ascii(head, at, 4));
   // The movie box may come first ("fast start") or after the media data; only box headers are read to find it.
-  const moov = await findBox(read, 0, size, 'moov');
-  if (!moov) throw corrupt('M4A', 'no moov box');
-  const mvhd = await findBox(read, moov.start + moov.headerSize, moov.end, 'mvhd');
-  if (!mvhd) throw corrupt('M4A', 'no mvhd box');
-  const body = await readExactly(read, mvhd.start + mvhd.headerSize, 32, 'M4A', 'mvhd box');
-  const version = body[0];
-  const timescale = version === 1 ? body.readUInt32BE(20) : body.readUInt32BE(12);
-  const duration = version === 1 ? Number(body.readBigUInt64BE(24)) : body.readUInt32BE(16);
-  if (timescale === 0) throw corrupt('M4A', 'timescale is 0');
-  return { format: 'm4a', durationSeconds: duration / timescale, codec: 'mp4 audio' };
+  const topLevel = await childBoxes(read, 0, size);
+  const moov = topLevel.find((box) => box.type === 'moov');
+  if (!moov) {
+    if (brands.some((brand) => IMAGE_BRANDS.has(brand))) throw unrecognized();
+    throw corrupt('M4A', 'no moov box');
+  }
+  const moovChildren = await childBoxes(read, moov.body, moov.end);
+  const movie = await timeHeader(
+    read,
+    moovChildren.find((box) => box.type === 'mvhd'),
+    'mvhd',
+  );
+  if (movie.timescale === 0) throw corrupt('M4A', 'timescale is 0');
+  // A video with no sound track is not audio we can transcribe; one with sound is accepted for its sound.
+  const track = await audioTrack(read, moovChildren);
+  if (!track) throw unrecognized();
+  let durationSeconds = movie.duration === undefined ? undefined : movie.duration / movie.timescale;
+  const fragments = topLevel.filter((box) => box.type === 'moof');
+  if (fragments.length > 0) {
+    // Fragmented files (browser recorders, streaming) announce little or nothing in the movie box: what plays
+    // ends where the last fragment carrying the sound track ends.
+    const mvex = moovChildren.find((box) => box.type === 'mvex');
+    const end = await fragmentedEnd(read, { mvex, track, fragments, movieTimescale: movie.timescale });
+    if (end !== undefined) durationSeconds = Math.max(durationSeconds ?? 0, end);
+  }
+  if (durationSeconds === undefined) throw corrupt('M4A', 'the movie does not state its length');
+  return { format: 'm4a', durationSeconds, codec: track.codec };
+}
+
+/** Seconds at which the sound track's last fragment ends, or its declared length (`mehd`) if that cannot be told. */
+async function fragmentedEnd(
+  read: ReadAt,
+  {
+    mvex,
+    track,
+    fragments,
+    movieTimescale,
+  }: { mvex: Box | undefined; track: AudioTrack; fragments: Box[]; movieTimescale: number },
+): Promise<number | undefined> {
+  let defaultDuration: number | undefined;
+  let declared: number | undefined;
+  for (const box of mvex ? await childBoxes(read, mvex.body, mvex.end) : []) {
+    if (box.type === 'trex') {
+      const trex = await boxBody(read, box, 16, 'trex');
+      if (trex.readUInt32BE(4) === track.id) defaultDuration = trex.readUInt32BE(12);
+    } else if (box.type === 'mehd') {
+      const mehd = await boxBody(read, box, 12, 'mehd');
+      const units = mehd[0] === 1 ? Number(mehd.readBigUInt64BE(4)) : mehd.readUInt32BE(4);
+      declared = units / movieTimescale;
+    }
+  }
+  // Interleaved files may end on a video fragment; a few steps back finds the sound's last one.
+  for (const moof of fragments.slice(-8).reverse()) {
+    if (moof.end - moof.start > MAX_MOOF_BYTES) break;
+    const start = fragments.length === 1 ? (track.duration ?? 0) : undefined;
+    const bytes = await readExactly(read, moof.start, moof.end - moof.start, 'M4A', 'moof box');
+    const units = trackFragmentEnd(bytes, moof.body - moof.start, {
+      trackId: track.id,
+      defaultDuration,
+      start,
+    });
+    if (units !== undefined) return units / track.timescale;
+  }
+  return declared;
+}
+
+/**
+ * Where one fragment's run of the track ends, in track time units: its start (`tfdt`, or `start` when the fragment
+ * is the first and states none) plus its sample durations, from `trun`, `tfhd` or `trex` in that order
+ * (ISO/IEC 14496-12 section 8.8).
+ */
+function trackFragmentEnd(
+  moof: Buffer,
+  bodyAt: number,
+  options: { trackId: number; defaultDuration: number | undefined; start: number | undefined },
+): number | undefined {
+  for (const traf of bufferBoxes(moof, bodyAt).filter((box) => box.type === 'traf')) {
+    const children = bufferBoxes(moof, traf.body, traf.end);
+    const tfhd = children.find((box) => box.type === 'tfhd');
+    if (!tfhd || tfhd.end - tfhd.body < 8 || moof.readUInt32BE(tfhd.body + 4) !== options.trackId) continue;
+    const tfhdFlags = moof.readUInt32BE(tfhd.body) & 0xffffff;
+    // Optional fields come in flag order: base data offset (8 bytes), sample description index (4), then duration.
+    const durationAt = tfhd.body + 8 + (tfhdFlags & 0x01 ? 8 : 0) + (tfhdFlags & 0x02 ? 4 : 0);
+    const defaultDuration =
+      tfhdFlags & 0x08 && durationAt + 4 <= tfhd.end ? moof.readUInt32BE(durationAt) : options.defaultDuration;
+    const tfdt = children.find((box) => box.type === 'tfdt');
+    let end: number | undefined = options.start;
+    if (tfdt && tfdt.end - tfdt.body >= (moof[tfdt.body] === 1 ? 12 : 8)) {
+      end = moof[tfdt.body] === 1 ? Number(moof.readBigUInt64BE(tfdt.body + 4)) : moof.readUInt32BE(tfdt.body + 4);
+    }
+    if (end === undefined) return undefined;
+    for (const trun of children.filter((box) => box.type === 'trun')) {
+      if (trun.end - trun.body < 8) throw corrupt('M4A', 'truncated trun box');
+      const flags = moof.readUInt32BE(trun.body) & 0xffffff;
+      const count = moof.readUInt32BE(trun.body + 4);
+      if (!(flags & 0x100)) {
+        if (defaultDuration === undefined) return undefined;
+        end += count * defaultDuration;
+        continue;
+      }
+      const entrySize = 4 * [0x100, 0x200, 0x400, 0x800].filter((flag) => flags & flag).length;
+      let at = trun.body + 8 + (flags & 0x01 ? 4 : 0) + (flags & 0x04 ? 4 : 0);
+      if (at + count * entrySize > trun.end) throw corrupt('M4A', 'truncated trun box');
+      for (let sample = 0; sample < count; sample += 1, at += entrySize) end += moof.readUInt32BE(at);
+    }
+    return end;
+  }
+  return undefined;
+}
+
+/** Boxes inside an in-memory slice, for the few small boxes read whole. */
+function bufferBoxes(bytes: Buffer, from: number, to = bytes.length): Box[] {
+  const boxes: Box[] = [];
+  for (let at = from; at + 8 <= to && boxes.length < MAX_STRUCTURES;) {
+    const size32 = bytes.readUInt32BE(at);
+    const wide = size32 === 1 && at + 16 <= to;
+    const body = at + (wide ? 16 : 8);
+    const end = size32 === 0 ? to : at + (wide ? Number(bytes.readBigUInt64BE(at + 8)) : size32);
+    if (end < body) throw corrupt('M4A', 'a box is smaller than its header');
+    if (end > to) throw corrupt('M4A', 'a box runs past its parent');
+    boxes.push({ type: ascii(bytes, at + 4, 4), start: at, body, end });
+    at = end;
+  }
+  return boxes;
 }

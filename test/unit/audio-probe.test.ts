@@ -5,7 +5,7 @@ import { wavBytes } from '../../bench/wav-file';
 
 const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', 'audio', name);
 
-/** Reads from memory, counting the bytes asked for. */
+/** Reads from memory, counting the bytes handed back. */
 function countingReader(bytes: Buffer): { read: ReadAt; bytesRead: () => number } {
   let total = 0;
   return {
@@ -18,81 +18,152 @@ function countingReader(bytes: Buffer): { read: ReadAt; bytesRead: () => number 
   };
 }
 
+function probeBytes(bytes: Buffer) {
+  return probeAudio(countingReader(bytes).read, bytes.length);
+}
+
+/** An ISO BMFF box: 32-bit size, four-letter type, body. */
+function box(type: string, ...body: Buffer[]): Buffer {
+  const content = Buffer.concat(body);
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + content.length, 0);
+  header.write(type, 4, 'latin1');
+  return Buffer.concat([header, content]);
+}
+
 describe('probeAudio', () => {
+  // Durations are ffprobe 5.1's `format=duration` for each file.
   it.each([
-    ['tone-s16-mono-16k.wav', 'wav', 1.5, /pcm_s16le 16000 Hz mono/],
-    ['tone-s24-stereo-44k.wav', 'wav', 0.5, /pcm_s24le 44100 Hz 2 channels/],
-    ['tone-f32-mono-8k.wav', 'wav', 1.0, /float 8000 Hz/],
-    ['tone-with-list.wav', 'wav', 1.0, /pcm/],
-    ['empty.wav', 'wav', 0, /pcm/],
-    ['tone.flac', 'flac', 2.0, /flac 16000 Hz/],
-    ['tone-cbr.mp3', 'mp3', 2.06375, /32 kbit/],
-    ['tone-vbr-xing.mp3', 'mp3', 2.063673, /VBR/],
-    ['tone-id3.mp3', 'mp3', 2.063673, /mp3/],
-    ['tone.ogg', 'ogg', 2.0, /vorbis 16000 Hz/],
+    ['tone-s16-mono-16k.wav', 'wav', 1.5, /^pcm_s16le 16000 Hz mono$/],
+    ['tone-s24-stereo-44k.wav', 'wav', 0.5, /^pcm_s24le 44100 Hz 2 channels$/],
+    ['tone-f32-mono-8k.wav', 'wav', 1.0, /^pcm_f32le 8000 Hz mono$/],
+    ['tone-with-list.wav', 'wav', 1.0, /^pcm_s16le 8000 Hz mono$/],
+    ['empty.wav', 'wav', 0, /^pcm_s16le/],
+    ['tone.flac', 'flac', 2.0, /^flac 16000 Hz$/],
+    ['tone-cbr.mp3', 'mp3', 2.06375, /^mp3 22050 Hz 32 kbit\/s$/],
+    ['tone-vbr-xing.mp3', 'mp3', 2.063673, /^mp3 22050 Hz VBR$/],
+    ['tone-id3.mp3', 'mp3', 2.063673, /^mp3 22050 Hz/],
+    ['tone.ogg', 'ogg', 2.0, /^vorbis 16000 Hz$/],
     // ffprobe's 2.0065 s counts Opus's pre-skip, samples that are decoded and dropped (RFC 7845 section 4.2).
-    ['tone.opus', 'ogg', 2.0, /opus/],
-    ['tone.m4a', 'm4a', 2.0, /mp4/],
-    ['tone-faststart.m4a', 'm4a', 2.0, /mp4/],
+    ['tone.opus', 'ogg', 2.0, /^opus 48000 Hz$/],
+    ['tone.m4a', 'm4a', 2.0, /^aac 16000 Hz$/],
+    ['tone-faststart.m4a', 'm4a', 2.0, /^aac 16000 Hz$/],
+    ['tone-fragmented.m4a', 'm4a', 2.064, /^aac 16000 Hz$/],
   ])('when the file is %s, then it is %s of the length ffprobe measures', async (name, format, seconds, codec) => {
     const probe = await probeAudioFile(fixture(name));
     expect(probe.format).toBe(format);
-    expect(probe.durationSeconds).toBeCloseTo(seconds, 2);
+    expect(probe.durationSeconds).toBeCloseTo(seconds, 3);
     expect(probe.codec).toMatch(codec);
   });
 
   it.each([
-    ['a text file named .wav', 'notes-renamed.wav'],
-    ['an empty file', undefined],
-    ['random bytes', 'random'],
-  ])('when the content is %s, then it is unrecognized whatever its name', async (_, name) => {
-    const bytes =
-      name === undefined
-        ? Buffer.alloc(0)
-        : name === 'random'
-          ? Buffer.from(Array.from({ length: 4096 }, (_x, i) => (i * 7919 + 13) % 251))
-          : await readFile(fixture(name));
-    const { read } = countingReader(bytes);
-    const probed = probeAudio(read, bytes.length);
+    ['a text file named .wav', () => readFile(fixture('notes-renamed.wav'))],
+    ['an empty file', async () => Buffer.alloc(0)],
+    ['random bytes', async () => Buffer.from(Array.from({ length: 4096 }, (_x, i) => (i * 7919 + 13) % 251))],
+    ['a PNG image', async () => Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex')],
+    ['an MP4 video with no sound track', () => readFile(fixture('video-only.mp4'))],
+    ['an AVIF image', async () => Buffer.concat([box('ftyp', Buffer.from('avif\0\0\0\0avifmif1')), box('meta')])],
+    // One plausible MP3 frame header and nothing where the next frame should start.
+    [
+      'one MP3 frame header before zeros',
+      async () => Buffer.concat([Buffer.from('fffb9000', 'hex'), Buffer.alloc(2000)]),
+    ],
+  ])('when the content is %s, then it is unrecognized whatever its name', async (_, bytes) => {
+    const probed = probeBytes(await bytes());
     await expect(probed).rejects.toThrow(AudioProbeError);
     await expect(probed).rejects.toMatchObject({
+      name: 'AudioProbeError',
       kind: 'unrecognized',
-      message: expect.stringMatching(/WAV, FLAC, MP3, Ogg, M4A/),
+      message: 'not a supported audio format (WAV, FLAC, MP3, Ogg, M4A)',
     });
   });
 
   it.each([
-    ['truncated.wav', /corrupt WAV/],
-    ['truncated.m4a', /corrupt M4A/],
+    ['truncated.wav', 'WAV: truncated fmt chunk'],
+    ['truncated.m4a', 'M4A: a box runs past the end of the file or its parent'],
   ])('when %s claims a format but breaks off, then it is corrupt with the reason', async (name, reason) => {
     const probed = probeAudioFile(fixture(name));
-    await expect(probed).rejects.toMatchObject({ kind: 'corrupt', message: expect.stringMatching(reason) });
+    await expect(probed).rejects.toMatchObject({ kind: 'corrupt', message: `corrupt ${reason}` });
+  });
+
+  it.each([
+    ['a WAV has no fmt chunk', async () => wavBytes().subarray(0, 12), 'WAV: no fmt chunk'],
+    [
+      'a FLAC stream does not state its sample count',
+      async () => {
+        const flac = Buffer.from(await readFile(fixture('tone.flac')));
+        flac[21] = flac[21]! & 0xf0;
+        flac.writeUInt32BE(0, 22);
+        return flac;
+      },
+      'FLAC: the stream does not state its length',
+    ],
+    [
+      'an ID3 tag runs past the end of the file',
+      async () => Buffer.from('49443304000000007f7f', 'hex'),
+      'MP3: the file ends inside its ID3 tag',
+    ],
+    [
+      'an MP4 has a file type but no movie',
+      async () => box('ftyp', Buffer.from('M4A \0\0\0\0M4A isom')),
+      'M4A: no moov box',
+    ],
+    [
+      'an Ogg file is cut off before its first audio page',
+      async () => (await readFile(fixture('tone.ogg'))).subarray(0, 3000),
+      'Ogg: the file ends before any audio',
+    ],
+  ])('when %s, then it is corrupt with the reason', async (_, bytes, reason) => {
+    await expect(probeBytes(await bytes())).rejects.toMatchObject({ kind: 'corrupt', message: `corrupt ${reason}` });
   });
 
   it('when a WAV declares more data than the file holds, then the duration is what is on disk', async () => {
     const wav = wavBytes({ seconds: 1 });
     wav.writeUInt32LE(0xffffffff, 40);
-    const { read } = countingReader(wav);
-    await expect(probeAudio(read, wav.length)).resolves.toMatchObject({ durationSeconds: 1 });
+    await expect(probeBytes(wav)).resolves.toMatchObject({ durationSeconds: 1 });
   });
 
-  it('when the file is large, then only a small part of it is read', async () => {
+  it('when a WAV has an odd-sized chunk before its data, then the pad byte is skipped', async () => {
+    const wav = wavBytes({ seconds: 1 });
+    const odd = Buffer.from('6a756e6b03000000616263' + '00', 'hex');
+    const padded = Buffer.concat([wav.subarray(0, 36), odd, wav.subarray(36)]);
+    await expect(probeBytes(padded)).resolves.toMatchObject({ format: 'wav', durationSeconds: 1 });
+  });
+
+  it('when zero bytes pad an ID3 tag before the first MP3 frame, then the frames are still found', async () => {
+    const mp3 = await readFile(fixture('tone-cbr.mp3'));
+    const tagged = Buffer.concat([Buffer.from('49443304000000000000', 'hex'), Buffer.alloc(100), mp3]);
+    await expect(probeBytes(tagged)).resolves.toMatchObject({ format: 'mp3', durationSeconds: 2.06375 });
+  });
+
+  it('when a large WAV is probed, then only a small part of it is read', async () => {
     const wav = wavBytes({ seconds: 250 });
     const reader = countingReader(wav);
     const probe = await probeAudio(reader.read, wav.length);
     expect(probe.durationSeconds).toBeCloseTo(250, 3);
     expect(wav.length).toBeGreaterThan(3_000_000);
     expect(reader.bytesRead()).toBeLessThan(16 * 1024);
+  });
 
-    // The movie box after 4 MB of media data, as encoders write it by default: found by hopping box headers.
+  it('when a large M4A keeps its movie box after the media data, then only box headers are read to reach it', async () => {
     const small = await readFile(fixture('tone.m4a'));
     const moovAt = small.indexOf('moov') - 4;
     const mdat = Buffer.alloc(8 + 4_000_000);
     mdat.writeUInt32BE(mdat.length, 0);
     mdat.write('mdat', 4, 'latin1');
     const m4a = Buffer.concat([small.subarray(0, small.readUInt32BE(0)), mdat, small.subarray(moovAt)]);
-    const mp4Reader = countingReader(m4a);
-    await expect(probeAudio(mp4Reader.read, m4a.length)).resolves.toMatchObject({ format: 'm4a', durationSeconds: 2 });
-    expect(mp4Reader.bytesRead()).toBeLessThan(16 * 1024);
+    const reader = countingReader(m4a);
+    await expect(probeAudio(reader.read, m4a.length)).resolves.toMatchObject({ format: 'm4a', durationSeconds: 2 });
+    expect(reader.bytesRead()).toBeLessThan(16 * 1024);
+  });
+
+  it('when a large CBR MP3 is probed, then only a small part of it is read', async () => {
+    const one = await readFile(fixture('tone-cbr.mp3'));
+    const mp3 = Buffer.concat(Array.from({ length: 500 }, () => one));
+    const reader = countingReader(mp3);
+    const probe = await probeAudio(reader.read, mp3.length);
+    expect(probe.durationSeconds).toBeCloseTo(500 * 2.06375, 3);
+    expect(mp3.length).toBeGreaterThan(4_000_000);
+    expect(reader.bytesRead()).toBeLessThan(16 * 1024);
   });
 });
