@@ -49,7 +49,13 @@ export class JwtVerifier {
   }
 
   verify(token: string): Principal {
-    const decoded = jwt.decode(token, { complete: true });
+    let decoded: jwt.Jwt | null;
+    try {
+      decoded = jwt.decode(token, { complete: true });
+    } catch {
+      // A header that says JWT over a payload that is not JSON makes decode throw: still the client's mistake.
+      throw invalid('malformed token');
+    }
     if (!decoded || typeof decoded.payload === 'string') throw invalid('malformed token');
     const key = this.keyFor(decoded.header.alg, decoded.header.kid);
     let payload: JwtPayload;

@@ -103,6 +103,13 @@ describe('JwtVerifier', () => {
     expect(error.message).not.toContain(raw.split('.')[1] ?? raw);
   });
 
+  it('when a token claims to be a JWT but its payload is not JSON, then it is refused as malformed, not a crash', () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+    const payload = Buffer.from('{"sub": "alice", secret-looking-part').toString('base64url');
+    const error = failure(() => hs.verify(`${header}.${payload}.c2ln`));
+    expect(error).toMatchObject({ challenge: 'invalid_token', message: 'malformed token' });
+  });
+
   it('when the payload of a valid token is altered, then the signature fails', () => {
     const [header, , signature] = sign({ sub: 'alice' }).split('.');
     const forged = Buffer.from(
