@@ -24,6 +24,7 @@ import {
   type TranscriptionJobs,
 } from './jobs/transcription-jobs';
 import type { Logger } from './logger';
+import { mapConcurrently } from './map-concurrently';
 import { AudioFileError, type AudioFileProblem, type AudioStore } from './storage/audio-store';
 
 export interface AppDependencies {
@@ -222,20 +223,19 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 async function inspectChunks(audio: Pick<AudioStore, 'inspect'>, paths: string[]): Promise<void> {
-  const problems: (FieldProblem & { problem: AudioFileProblem })[] = [];
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(INSPECT_CONCURRENCY, paths.length) }, async () => {
-    while (next < paths.length) {
-      const index = next++;
+  const problems = await mapConcurrently(
+    paths.map((path, index) => ({ path, index })),
+    INSPECT_CONCURRENCY,
+    async ({ path, index }): Promise<(FieldProblem & { problem: AudioFileProblem }) | undefined> => {
       try {
-        await audio.inspect(paths[index] as string);
+        await audio.inspect(path);
+        return undefined;
       } catch (err) {
         if (!(err instanceof AudioFileError)) throw err;
-        problems[index] = { field: `audioChunkPaths[${index}]`, message: err.message, problem: err.problem };
+        return { field: `audioChunkPaths[${index}]`, message: err.message, problem: err.problem };
       }
-    }
-  });
-  await Promise.all(lanes);
+    },
+  );
   const found = problems.filter((problem) => problem !== undefined);
   const first = found[0];
   if (!first) return;

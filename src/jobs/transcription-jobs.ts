@@ -25,6 +25,7 @@ import {
   type TranscriptionJobState,
 } from '../../workflows/contract';
 import type { TranscriptionWorkflow } from '../../workflows';
+import { mapConcurrently } from '../map-concurrently';
 import { jobStateFromHistory } from './job-history';
 import { withPendingActivities, type PendingChunkActivity, type TranscriptResult } from './transcript-result';
 
@@ -329,17 +330,4 @@ function quoteFree(userId: string): string {
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
 }
