@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal';
 import { PayloadDecryptionError } from '../codec/aes-gcm-payload-codec';
 import { CODEC_SESSION_COOKIE, type CodecSessions } from './codec-sessions';
 import { HttpError } from './http-error';
-import { readJsonBody } from './read-json-body';
+import { readBodyText, readJsonBody } from './read-json-body';
 import { parseRequest } from './request-schemas';
 
 const base64 = z
@@ -114,12 +114,7 @@ async function readFormField(ctx: Context, field: string): Promise<string> {
   if (!ctx.is('application/x-www-form-urlencoded')) {
     throw new HttpError(415, 'unsupported_media_type', 'the body must be a form (application/x-www-form-urlencoded)');
   }
-  let text = '';
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    text += chunk.toString('utf8');
-    if (text.length > MAX_FORM_BYTES)
-      throw new HttpError(413, 'body_too_large', `the form is larger than ${MAX_FORM_BYTES} bytes`);
-  }
+  const text = await readBodyText(ctx, MAX_FORM_BYTES);
   return new URLSearchParams(text).get(field)?.trim() ?? '';
 }
 
