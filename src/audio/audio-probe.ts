@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** A container the probe recognises from content; `m4a` covers any MP4 file with a sound track. */
 export type AudioFormat = 'wav' | 'flac' | 'mp3' | 'ogg' | 'm4a';
@@ -65,14 +65,19 @@ export async function probeAudioFile(filePath: string): Promise<AudioProbe> {
   const handle = await open(filePath, 'r');
   try {
     const { size } = await handle.stat();
-    return await probeAudio(async (offset, length) => {
-      const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-      return buffer.subarray(0, bytesRead);
-    }, size);
+    return await probeAudio(fileReader(handle, size), size);
   } finally {
     await handle.close();
   }
+}
+
+/** Positional reads from an open file of `size` bytes, for {@link probeAudio}. */
+export function fileReader(handle: FileHandle, size: number): ReadAt {
+  return async (offset, length) => {
+    const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+    return buffer.subarray(0, bytesRead);
+  };
 }
 
 /** Latin-1 so that any byte maps to one character; out-of-range parts come back shorter and never match. */

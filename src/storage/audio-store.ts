@@ -2,7 +2,13 @@ import { constants, openAsBlob } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AUDIO_FILE_ERROR } from '../../workflows/contract';
-import { AudioProbeError, SUPPORTED_AUDIO_FORMATS, probeAudio, type AudioProbe } from '../audio/audio-probe';
+import {
+  AudioProbeError,
+  SUPPORTED_AUDIO_FORMATS,
+  fileReader,
+  probeAudio,
+  type AudioProbe,
+} from '../audio/audio-probe';
 
 /** What is wrong with a chunk's file; the API answers each with its own status. */
 export type AudioFileProblem =
@@ -87,7 +93,7 @@ export class AudioStore {
   constructor(private readonly options: AudioStoreOptions) {}
 
   /** The real path of a chunk's file, or an {@link AudioFileError}. */
-  async resolve(chunkPath: string): Promise<{ name: string; realPath: string }> {
+  async resolve(chunkPath: string): Promise<{ name: string; realPath: string; realRoot: string }> {
     const name = normalizeChunkPath(chunkPath);
     const root = await this.realRoot();
     let realPath: string;
@@ -97,12 +103,12 @@ export class AudioStore {
       throw fsError(name, err);
     }
     if (!isInside(root, realPath)) throw new AudioFileError(`${name} resolves outside the audio root`, 'outside_root');
-    return { name, realPath };
+    return { name, realPath, realRoot: root };
   }
 
   /** Checks a chunk's file: inside the root, a regular file, a supported audio format, within size and duration. */
   async inspect(chunkPath: string): Promise<InspectedAudio> {
-    const { name, realPath } = await this.resolve(chunkPath);
+    const { name, realPath, realRoot } = await this.resolve(chunkPath);
     let handle: FileHandle;
     try {
       // O_NOFOLLOW: the real path has no symlink left in its last component, so one appearing there is an attack.
@@ -112,7 +118,7 @@ export class AudioStore {
       throw fsError(name, err);
     }
     try {
-      await this.checkOpenedInsideRoot(name, handle);
+      await checkOpenedInsideRoot(name, handle, realRoot);
       const info = await handle.stat();
       if (!info.isFile()) throw new AudioFileError(`${name} is not a regular file`, 'not_a_file');
       if (info.size > this.options.maxChunkBytes) {
@@ -147,18 +153,6 @@ export class AudioStore {
     }
   }
 
-  /**
-   * Where the kernel can say which file a descriptor opened (Linux), checks that one too: a folder swapped for a
-   * symlink between `realpath` and `open` would otherwise slip through.
-   */
-  private async checkOpenedInsideRoot(name: string, handle: FileHandle): Promise<void> {
-    if (process.platform !== 'linux') return;
-    const opened = await readlink(`/proc/self/fd/${handle.fd}`);
-    if (!isInside(await this.realRoot(), opened)) {
-      throw new AudioFileError(`${name} resolves outside the audio root`, 'outside_root');
-    }
-  }
-
   private async realRoot(): Promise<string> {
     try {
       return await realpath(this.options.root);
@@ -168,13 +162,21 @@ export class AudioStore {
   }
 }
 
+/**
+ * Where the kernel can say which file a descriptor opened (Linux), checks that one too: a folder swapped for a
+ * symlink between `realpath` and `open` would otherwise slip through.
+ */
+async function checkOpenedInsideRoot(name: string, handle: FileHandle, realRoot: string): Promise<void> {
+  if (process.platform !== 'linux') return;
+  const opened = await readlink(`/proc/self/fd/${handle.fd}`);
+  if (!isInside(realRoot, opened)) {
+    throw new AudioFileError(`${name} resolves outside the audio root`, 'outside_root');
+  }
+}
+
 async function probe(name: string, handle: FileHandle, size: number): Promise<AudioProbe> {
   try {
-    return await probeAudio(async (offset, length) => {
-      const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-      return buffer.subarray(0, bytesRead);
-    }, size);
+    return await probeAudio(fileReader(handle, size), size);
   } catch (err) {
     if (!(err instanceof AudioProbeError)) throw err;
     if (err.kind === 'corrupt') throw new AudioFileError(`${name}: ${err.message}`, 'corrupt');
