@@ -447,6 +447,44 @@ interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
+/**
+ * A system's worker and API processes, with the worker restartable: what both systems under test share. `store`
+ * names the process that keeps their state and how to find its pids.
+ */
+async function startWorkerAndApi(options: {
+  name: string;
+  durability: string;
+  workerPath: string;
+  apiPath: string;
+  env: NodeJS.ProcessEnv;
+  keys: Map<string, string>;
+  store: { name: string; pids: () => Promise<number[]>; stop: () => Promise<void> };
+}): Promise<SystemUnderTest> {
+  let worker = await startProcess(options.workerPath, options.env);
+  const api = await startProcess(options.apiPath, options.env);
+  const pidOf = (child: ChildProcess) => Promise.resolve(child.pid ? [child.pid] : []);
+  return {
+    name: options.name,
+    durability: options.durability,
+    api: new Api(api.ready.url as string, options.keys),
+    restartWorker: async () => {
+      await killHard(worker.child);
+      worker = await startProcess(options.workerPath, options.env);
+    },
+    pids: {
+      [options.store.name]: options.store.pids,
+      worker: () => pidOf(worker.child),
+      api: () => pidOf(api.child),
+      'load generator + simulator': () => Promise.resolve([process.pid]),
+    },
+    stop: async () => {
+      worker.child.kill('SIGTERM');
+      api.child.kill('SIGTERM');
+      await options.store.stop();
+    },
+  };
+}
+
 async function startTemporal(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
   const devServer: DevServer = await startDevServer({
     toolsDir: path.join(ROOT, '.tools'),
@@ -455,30 +493,20 @@ async function startTemporal(dir: string, env: NodeJS.ProcessEnv, keys: Map<stri
     namespace: 'default',
     startupTimeoutMs: 120_000,
   });
-  const withTemporal = { ...env, TEMPORAL_ADDRESS: devServer.address };
-  let worker = await startProcess(path.join(DIST, 'worker-main.js'), withTemporal);
-  const api = await startProcess(path.join(DIST, 'server.js'), withTemporal);
-  return {
+  return startWorkerAndApi({
     name: 'temporal',
     durability:
       'Temporal dev server on SQLite: journal_mode=WAL, synchronous=NORMAL (a commit is durable against a process crash; the last commits may be lost on power loss)',
-    api: new Api(api.ready.url as string, keys),
-    restartWorker: async () => {
-      await killHard(worker.child);
-      worker = await startProcess(path.join(DIST, 'worker-main.js'), withTemporal);
+    workerPath: path.join(DIST, 'worker-main.js'),
+    apiPath: path.join(DIST, 'server.js'),
+    env: { ...env, TEMPORAL_ADDRESS: devServer.address },
+    keys,
+    store: {
+      name: 'dev server',
+      pids: async () => (devServer.pid ? childPids(devServer.pid) : []),
+      stop: () => devServer.stop(),
     },
-    pids: {
-      'dev server': async () => (devServer.pid ? childPids(devServer.pid) : []),
-      worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
-      api: () => Promise.resolve(api.child.pid ? [api.child.pid] : []),
-      'load generator + simulator': () => Promise.resolve([process.pid]),
-    },
-    stop: async () => {
-      worker.child.kill('SIGTERM');
-      api.child.kill('SIGTERM');
-      await devServer.stop();
-    },
-  };
+  });
 }
 
 async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
@@ -501,7 +529,6 @@ async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string
     ],
     { stdio: 'ignore' },
   );
-  const redisUrl = `redis://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 100; attempt += 1) {
     const reachable = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
@@ -513,32 +540,24 @@ async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string
     if (reachable) break;
     await sleep(100);
   }
-  const withRedis = { ...env, REDIS_URL: redisUrl };
-  const workerPath = path.join(DIST, '..', 'bench', 'bullmq', 'bullmq-worker.js');
-  let worker = await startProcess(workerPath, withRedis);
-  const api = await startProcess(path.join(DIST, '..', 'bench', 'bullmq', 'bullmq-api.js'), withRedis);
-  return {
+  const bullmqDist = path.join(DIST, '..', 'bench', 'bullmq');
+  return startWorkerAndApi({
     name: 'bullmq',
     durability:
       'BullMQ on Redis 7 (Debian): appendonly yes, appendfsync everysec (up to a second of writes lost on a crash of the machine)',
-    api: new Api(api.ready.url as string, keys),
-    restartWorker: async () => {
-      await killHard(worker.child);
-      worker = await startProcess(workerPath, withRedis);
+    workerPath: path.join(bullmqDist, 'bullmq-worker.js'),
+    apiPath: path.join(bullmqDist, 'bullmq-api.js'),
+    env: { ...env, REDIS_URL: `redis://127.0.0.1:${port}` },
+    keys,
+    store: {
+      name: 'redis',
+      pids: () => Promise.resolve(redis.pid ? [redis.pid] : []),
+      stop: async () => {
+        redis.kill('SIGTERM');
+        await sleep(500);
+      },
     },
-    pids: {
-      redis: () => Promise.resolve(redis.pid ? [redis.pid] : []),
-      worker: () => Promise.resolve(worker.child.pid ? [worker.child.pid] : []),
-      api: () => Promise.resolve(api.child.pid ? [api.child.pid] : []),
-      'load generator + simulator': () => Promise.resolve([process.pid]),
-    },
-    stop: async () => {
-      worker.child.kill('SIGTERM');
-      api.child.kill('SIGTERM');
-      redis.kill('SIGTERM');
-      await sleep(500);
-    },
-  };
+  });
 }
 
 async function main(): Promise<void> {
