@@ -21,6 +21,10 @@ const KEYS = {
 };
 const bearer = (user: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[user]}` });
 
+const authenticator = new BearerAuthenticator({
+  apiKeys: new ApiKeyStore(parseApiKeyList(`${KEYS.alice}:alice:user,${KEYS.bob}:bob:user,${KEYS.ops}:ops:operator`)),
+});
+
 /** IN-MEMORY JOB STORE, a test double for TranscriptionJobs: records submissions and serves them back. */
 class InMemoryJobs {
   readonly submitted: SubmitJobRequest[] = [];
@@ -66,12 +70,7 @@ describe('API access rules and hostile input', () => {
       jobs,
       admission: { admit },
       audio: new AudioStore({ root, maxChunkBytes: 64 * 1024, maxChunkSeconds: 2 }),
-      authenticate: (header) =>
-        new BearerAuthenticator({
-          apiKeys: new ApiKeyStore(
-            parseApiKeyList(`${KEYS.alice}:alice:user,${KEYS.bob}:bob:user,${KEYS.ops}:ops:operator`),
-          ),
-        }).authenticate(header),
+      authenticate: (header) => authenticator.authenticate(header),
       rateLimiter: new RateLimiter({ perSecond: 1000, burst: 1000 }),
       limits: { maxChunksPerJob: 24, maxBodyBytes: 4096 },
       logger: createLogger('api', 'silent'),
