@@ -7,9 +7,12 @@ import { ROLES, USER_ID_PATTERN } from './principal';
  * to append to API_KEYS_FILE. The key itself is stored nowhere.
  */
 function main(): void {
-  const { values } = parseArgs({
-    options: { user: { type: 'string' }, role: { type: 'string', default: 'user' } },
-  });
+  let values: { user?: string; role: string };
+  try {
+    ({ values } = parseArgs({ options: { user: { type: 'string' }, role: { type: 'string', default: 'user' } } }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
   if (!values.user || !USER_ID_PATTERN.test(values.user)) {
     fail('--user is required: 1-128 letters, digits and . _ @ : - (starting with a letter or digit)');
   }

@@ -1,7 +1,7 @@
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { EncryptionKeyRing } from './encryption-keys';
+import { KEY_ID_PATTERN, type EncryptionKeyRing } from './encryption-keys';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -70,10 +70,12 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       if (!encoding || Buffer.from(encoding).toString() !== ENCRYPTED_ENCODING) return payload;
       const keyId = Buffer.from(payload.metadata?.[KEY_ID_METADATA] ?? []).toString();
       const key = this.ring.keys.get(keyId);
-      if (!key) throw new PayloadDecryptionError(`payload encrypted with unknown key "${keyId}"`);
+      // The id comes from the payload, which a caller of the codec endpoint writes: echo it only if it is one.
+      const named = KEY_ID_PATTERN.test(keyId) ? `"${keyId}"` : '(not a key id)';
+      if (!key) throw new PayloadDecryptionError(`payload encrypted with unknown key ${named}`);
       const data = Buffer.from(payload.data ?? []);
       if (data.length < IV_BYTES + TAG_BYTES)
-        throw new PayloadDecryptionError(`payload under key "${keyId}" is truncated`);
+        throw new PayloadDecryptionError(`payload under key ${named} is truncated`);
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
         decipher.setAAD(Buffer.from(keyId, 'utf8'));
@@ -84,7 +86,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         ]);
         return temporal.api.common.v1.Payload.decode(plain);
       } catch {
-        throw new PayloadDecryptionError(`payload under key "${keyId}" failed authentication`);
+        throw new PayloadDecryptionError(`payload under key ${named} failed authentication`);
       }
     });
   }

@@ -6,7 +6,7 @@ export interface EncryptionKeyRing {
   keys: ReadonlyMap<string, KeyObject>;
 }
 
-const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const KEY_BYTES = 32;
 
 /**
@@ -29,7 +29,7 @@ export function parseEncryptionKeys(value: string): EncryptionKeyRing {
     if (!KEY_ID_PATTERN.test(keyId)) throw new Error(`${where}: expected keyId:base64key, id of A-Z a-z 0-9 . _ -`);
     if (keys.has(keyId)) throw new Error(`${where}: key id ${keyId} is listed twice`);
     const material = /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
-    if (material.length !== KEY_BYTES) throw new Error(`${where} (${keyId}): must be ${KEY_BYTES} bytes in base64`);
+    if (material.length !== KEY_BYTES) throw new Error(`${where}: must be ${KEY_BYTES} bytes in base64`);
     keys.set(keyId, createSecretKey(material));
   });
   return { activeKeyId: [...keys.keys()][0] as string, keys };

@@ -56,6 +56,16 @@ describe('AesGcmPayloadCodec', () => {
     await expect(both.decode([swapped])).rejects.toThrow(/failed authentication/);
   });
 
+  it('when a payload names a key id that is not one, then the error does not repeat it', async () => {
+    const [encrypted] = await codec.encode([converter.toPayload(TRANSCRIPT)]);
+    const bogus = 'x'.repeat(5000);
+    const forged: Payload = {
+      ...encrypted!,
+      metadata: { ...encrypted!.metadata, [KEY_ID_METADATA]: Buffer.from(bogus) },
+    };
+    await expect(codec.decode([forged])).rejects.toThrow('payload encrypted with unknown key (not a key id)');
+  });
+
   it('when a payload was never encrypted, then decoding passes it through', async () => {
     const plain = converter.toPayload(TRANSCRIPT);
     expect(await codec.decode([plain])).toEqual([plain]);
@@ -66,6 +76,7 @@ describe('AesGcmPayloadCodec', () => {
     ['a 16-byte key', `k1:${Buffer.alloc(16, 1).toString('base64')}`],
     ['a duplicate id', `${generateEncryptionKey('k1')},${generateEncryptionKey('k1')}`],
     ['no id', Buffer.alloc(32, 1).toString('base64')],
+    ['a key written before its id', `${Buffer.alloc(16, 7).toString('base64').replace(/=+$/, '')}:k1`],
   ])('when the key list has %s, then parsing fails without showing key material', (_, value) => {
     expect(() => parseEncryptionKeys(value)).toThrow(/key 1|key 2/);
     try {
