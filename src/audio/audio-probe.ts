@@ -2,8 +2,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 /** A container the probe recognises from content; `m4a` covers any MP4 file with a sound track. */
 export type AudioFormat = 'wav' | 'flac' | 'mp3' | 'ogg' | 'm4a';
-/** Every container the probe recognises, in the order error messages list them. */
-export const SUPPORTED_AUDIO_FORMATS: readonly AudioFormat[] = Object.freeze(['wav', 'flac', 'mp3', 'ogg', 'm4a']);
 
 /** What a file holds, from its content: the container, the codec, and how long it plays. */
 export interface AudioProbe {

@@ -2,13 +2,7 @@ import { constants, openAsBlob } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AUDIO_FILE_ERROR } from '../../workflows/contract';
-import {
-  AudioProbeError,
-  SUPPORTED_AUDIO_FORMATS,
-  fileReader,
-  probeAudio,
-  type AudioProbe,
-} from '../audio/audio-probe';
+import { AudioProbeError, fileReader, probeAudio, type AudioProbe } from '../audio/audio-probe';
 
 /** What is wrong with a chunk's file; the API answers each with its own status. */
 export type AudioFileProblem =
@@ -180,10 +174,8 @@ async function probe(name: string, handle: FileHandle, size: number): Promise<Au
   } catch (err) {
     if (!(err instanceof AudioProbeError)) throw err;
     if (err.kind === 'corrupt') throw new AudioFileError(`${name}: ${err.message}`, 'corrupt');
-    throw new AudioFileError(
-      `${name} is not a supported audio format (${SUPPORTED_AUDIO_FORMATS.join(', ').toUpperCase()})`,
-      'unsupported_format',
-    );
+    // The probe's message is the one place the supported formats are listed.
+    throw new AudioFileError(`${name} is ${err.message}`, 'unsupported_format');
   }
 }
 
