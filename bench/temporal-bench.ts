@@ -7,7 +7,16 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
 import { generateEncryptionKey } from '../src/codec/encryption-keys';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { startDevServer, temporalCliPath, type DevServer } from '../src/temporal/dev-server';
+import {
+  latenciesBetween,
+  perfAvailable,
+  scrapeLatencies,
+  startPerf,
+  summarizeCpuProfiles,
+  type OperationLatency,
+} from './profile';
+import { profileReport } from './profile-report';
 import { childPids, sampleProcess, type ProcessSample } from './process-usage';
 import { arrivalSchedule, summarize, type Summary } from './stats';
 import { wavBytes } from './wav-file';
@@ -130,8 +139,9 @@ async function freePort(): Promise<number> {
 function startProcess(
   modulePath: string,
   env: NodeJS.ProcessEnv,
+  execArgv: string[] = [],
 ): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
-  const child = fork(modulePath, [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(modulePath, [], { env, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.on('message', (message: { type?: string } & Record<string, string>) => {
       if (message.type === 'ready') resolve({ child, ready: message });
@@ -140,9 +150,10 @@ function startProcess(
   });
 }
 
-async function killHard(child: ChildProcess): Promise<void> {
+async function stopProcess(child: ChildProcess, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
+  child.kill(signal);
   await exited;
 }
 
@@ -459,17 +470,22 @@ async function startWorkerAndApi(options: {
   env: NodeJS.ProcessEnv;
   keys: Map<string, string>;
   store: { name: string; pids: () => Promise<number[]>; stop: () => Promise<void> };
+  /** Folder where the worker and the API each write a V8 CPU profile when they exit (`--profile`). */
+  cpuProfileDir?: string;
 }): Promise<SystemUnderTest> {
-  let worker = await startProcess(options.workerPath, options.env);
-  const api = await startProcess(options.apiPath, options.env);
+  const profiled = (name: string) =>
+    options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.join(options.cpuProfileDir, name)];
+  const startWorker = () => startProcess(options.workerPath, options.env, profiled('worker'));
+  let worker = await startWorker();
+  const api = await startProcess(options.apiPath, options.env, profiled('api'));
   const pidOf = (child: ChildProcess) => Promise.resolve(child.pid ? [child.pid] : []);
   return {
     name: options.name,
     durability: options.durability,
     api: new Api(api.ready.url as string, options.keys),
     restartWorker: async () => {
-      await killHard(worker.child);
-      worker = await startProcess(options.workerPath, options.env);
+      await stopProcess(worker.child, 'SIGKILL');
+      worker = await startWorker();
     },
     pids: {
       [options.store.name]: options.store.pids,
@@ -478,20 +494,25 @@ async function startWorkerAndApi(options: {
       'load generator + simulator': () => Promise.resolve([process.pid]),
     },
     stop: async () => {
-      worker.child.kill('SIGTERM');
-      api.child.kill('SIGTERM');
+      await Promise.all([stopProcess(worker.child, 'SIGTERM'), stopProcess(api.child, 'SIGTERM')]);
       await options.store.stop();
     },
   };
 }
 
-async function startTemporal(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
+async function startTemporal(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  keys: Map<string, string>,
+  profile?: { metricsPort: number; cpuProfileDir: string },
+): Promise<SystemUnderTest> {
   const devServer: DevServer = await startDevServer({
     toolsDir: path.join(ROOT, '.tools'),
     dbFilename: path.join(dir, 'temporal.sqlite'),
     port: await freePort(),
     namespace: 'default',
     startupTimeoutMs: 120_000,
+    metricsPort: profile?.metricsPort,
   });
   return startWorkerAndApi({
     name: 'temporal',
@@ -501,6 +522,7 @@ async function startTemporal(dir: string, env: NodeJS.ProcessEnv, keys: Map<stri
     apiPath: path.join(DIST, 'server.js'),
     env: { ...env, TEMPORAL_ADDRESS: devServer.address },
     keys,
+    cpuProfileDir: profile?.cpuProfileDir,
     store: {
       name: 'dev server',
       pids: async () => (devServer.pid ? childPids(devServer.pid) : []),
@@ -560,8 +582,78 @@ async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string
   });
 }
 
+async function runScenarios(
+  system: SystemUnderTest,
+  selected: Scenario[],
+  context: { simulator: AsrSimulator; audioRoot: string; asrLimit: number },
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const scenario of selected) {
+    process.stdout.write(`${system.name} ${scenario.name}: ${scenario.description}\n`);
+    system.api.slowest = 0;
+    system.api.refusals = {};
+    const result = await runScenario(scenario, {
+      ...context,
+      api: system.api,
+      pids: system.pids,
+      filePrefix: system.name,
+      restartWorker: () => system.restartWorker(),
+    });
+    results.push(result);
+    process.stdout.write(
+      `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
+    );
+    await sleep(3000);
+  }
+  return results;
+}
+
+/**
+ * `npm run bench -- --profile`: the Temporal side's burst once more, with perf sampling the dev server, V8
+ * profiling the worker and the API, and the dev server's persistence metrics scraped before and after.
+ */
+async function profileBurst(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  keys: Map<string, string>,
+  context: { simulator: AsrSimulator; audioRoot: string; asrLimit: number },
+): Promise<void> {
+  const burst = scenarios().filter((scenario) => scenario.name === 'burst');
+  const cpuProfileDir = path.join(dir, 'cpu-profiles');
+  const metricsPort = await freePort();
+  const system = await startTemporal(dir, env, keys, { metricsPort, cpuProfileDir });
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  let result: ScenarioResult | undefined;
+  let devServer: Awaited<ReturnType<ReturnType<typeof startPerf>['stop']>> | undefined;
+  let latencies: OperationLatency[] = [];
+  try {
+    const [devServerPid] = (await system.pids['dev server']?.()) ?? [];
+    const binary = temporalCliPath(path.join(ROOT, '.tools'));
+    const perf =
+      perfAvailable() && devServerPid ? startPerf(devServerPid, binary, path.join(dir, 'perf.data')) : undefined;
+    const before = await scrapeLatencies(metricsUrl);
+    [result] = await runScenarios(system, burst, context);
+    latencies = latenciesBetween(before, await scrapeLatencies(metricsUrl));
+    devServer = await perf?.stop();
+  } finally {
+    await system.stop();
+  }
+  const report = profileReport({
+    result: result as ScenarioResult,
+    devServer,
+    latencies,
+    worker: await summarizeCpuProfiles(path.join(cpuProfileDir, 'worker')),
+    api: await summarizeCpuProfiles(path.join(cpuProfileDir, 'api')),
+  });
+  await mkdir(OUT, { recursive: true });
+  await writeFile(path.join(OUT, 'profile.md'), `${report}\n`);
+  process.stdout.write(`report: ${path.relative(ROOT, path.join(OUT, 'profile.md'))}\n`);
+}
+
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const profiling = args.includes('--profile');
+  const only = args.filter((arg) => arg !== '--profile');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
   const audioRoot = path.join(dir, 'audio');
   await mkdir(audioRoot, { recursive: true });
@@ -588,37 +680,28 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_SECOND: '100',
     RATE_LIMIT_BURST: '200',
   };
+  const context = { simulator, audioRoot, asrLimit };
   const systems: Record<string, { durability: string; results: ScenarioResult[] }> = {};
   try {
+    if (profiling) {
+      await profileBurst(dir, env, keys, context);
+      return;
+    }
+    const selected = scenarios().filter((scenario) => only.length === 0 || only.includes(scenario.name));
     for (const start of [startTemporal, startBullmq]) {
       const system = await start(dir, env, keys);
-      systems[system.name] = { durability: system.durability, results: [] };
       try {
-        for (const scenario of scenarios().filter((s) => only.length === 0 || only.includes(s.name))) {
-          process.stdout.write(`${system.name} ${scenario.name}: ${scenario.description}\n`);
-          system.api.slowest = 0;
-          system.api.refusals = {};
-          const result = await runScenario(scenario, {
-            api: system.api,
-            simulator,
-            audioRoot,
-            pids: system.pids,
-            asrLimit,
-            filePrefix: system.name,
-            restartWorker: () => system.restartWorker(),
-          });
-          systems[system.name]?.results.push(result);
-          process.stdout.write(
-            `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
-          );
-          await sleep(3000);
-        }
+        systems[system.name] = {
+          durability: system.durability,
+          results: await runScenarios(system, selected, context),
+        };
       } finally {
         await system.stop();
       }
     }
   } finally {
     await simulator.close();
+    if (profiling) await rm(dir, { recursive: true, force: true });
   }
 
   await mkdir(OUT, { recursive: true });

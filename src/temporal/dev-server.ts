@@ -14,6 +14,8 @@ export interface DevServerOptions {
   uiPort?: number;
   namespace: string;
   startupTimeoutMs: number;
+  /** Serves the server's Prometheus metrics (persistence latency by operation, among others) on this port. */
+  metricsPort?: number;
   onOutput?: (line: string) => void;
 }
 
@@ -71,6 +73,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       `${key.name}=${searchAttributeFlagType(key.type)}`,
     ]),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
   ];
   const child: ChildProcess = spawn(
     'sh',
