@@ -12,14 +12,15 @@ export interface TranscribeChunkDependencies {
 /**
  * Builds the `transcribeChunk` activity: reads one chunk's file from the audio root and sends it to the ASR.
  * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried within seconds, and
- * it aborts the ASR call when the job is cancelled. Retries are Temporal's: a failure leaves here typed, and the
+ * it aborts the ASR call when the job is cancelled. Each heartbeat is a write to the job's history, so it beats
+ * only every half heartbeat timeout: a typical call sends one or none, yet a live worker never misses the timeout. Retries are Temporal's: a failure leaves here typed, and the
  * workflow's retry policy decides by type.
  */
 export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencies) {
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
     const context = Context.current();
     const { attempt, heartbeatTimeoutMs } = context.info;
-    const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 3));
+    const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
     try {
       const chunkAudio = await audio.open(input.path);
       const transcript = await asr.transcribe(chunkAudio, { signal: context.cancellationSignal });

@@ -180,7 +180,7 @@ export const CONFIG_VARIABLES = {
   CHUNK_RETRY_MAX_INTERVAL_MS: { doc: 'Longest backoff between attempts.', schema: positiveInt(30_000) },
   CHUNK_HEARTBEAT_TIMEOUT_MS: {
     doc: 'A chunk whose worker stops heartbeating for this long is retried elsewhere.',
-    schema: positiveInt(5000),
+    schema: positiveInt(10_000),
   },
   WORKER_MAX_CONCURRENT_ACTIVITIES: {
     doc: 'Chunks one worker transcribes at once (they wait on the ASR, so this can be high).',

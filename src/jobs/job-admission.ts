@@ -18,8 +18,8 @@ export class AsrBacklogFullError extends Error {
 }
 
 export interface AdmissionSignals {
-  /** Jobs of this user still in progress. */
-  jobsInFlight(userId: string): Promise<number>;
+  /** Jobs in progress, by user id, as visibility knows them (a moment behind the executions). */
+  jobsInFlightByUser(): Promise<Map<string, number>>;
   /** Chunks scheduled and not yet picked up by a worker. */
   chunkBacklog(): Promise<number>;
 }
@@ -27,46 +27,102 @@ export interface AdmissionSignals {
 export interface JobAdmissionOptions {
   jobsInFlightPerUser: number;
   asrBacklogLimit: number;
-  /** The backlog is read at most this often: every submission asking would load the server it measures. */
-  backlogCacheMs?: number;
+  /**
+   * Both signals are read at most this often and shared by every submission in between: asking the server on
+   * each submission would load the very database that a burst of submissions is already waiting on.
+   */
+  signalCacheMs?: number;
+  /** Past this age a signal is read again before answering; younger, it answers at once (default 5 s). */
+  signalMaxStaleMs?: number;
   now?: () => number;
 }
 
 /** A job's wait is about one ASR call; the client should come back after roughly that long. */
 const JOB_RETRY_AFTER_SECONDS = 10;
 const BACKLOG_RETRY_AFTER_SECONDS = 15;
+/** How far visibility may trail a job's start: jobs admitted this recently may be missing from a fresh count. */
+const VISIBILITY_LAG_MS = 2000;
+
+/**
+ * A value read from the server at most once per cache window, concurrent readers sharing one read. A value past
+ * the window but younger than the staleness limit is still answered at once while a fresh read runs behind it,
+ * so a burst of submissions never queues behind the server it is loading.
+ */
+class CachedSignal<T> {
+  private value: { value: T; readStartedMs: number } | undefined;
+  private reading: Promise<{ value: T; readStartedMs: number }> | undefined;
+
+  constructor(
+    private readonly read: () => Promise<T>,
+    private readonly limits: { cacheMs: number; maxStaleMs: number },
+    private readonly now: () => number,
+  ) {}
+
+  async current(): Promise<{ value: T; readStartedMs: number }> {
+    const age = this.value ? this.now() - this.value.readStartedMs : Infinity;
+    if (this.value && age < this.limits.cacheMs) return this.value;
+    const reading = this.refresh();
+    if (this.value && age < this.limits.maxStaleMs) {
+      // The caller already has its answer; a failed background read is retried by the next caller.
+      reading.catch(() => undefined);
+      return this.value;
+    }
+    return reading;
+  }
+
+  private refresh(): Promise<{ value: T; readStartedMs: number }> {
+    const readStartedMs = this.now();
+    this.reading ??= this.read()
+      .then((value) => (this.value = { value, readStartedMs }))
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
+  }
+}
 
 /**
  * Decides whether a new job may start: the user's jobs in flight stay under their quota, and the fleet's ASR
  * backlog stays under its limit, so a surge is refused at the door instead of queueing without bound.
+ *
+ * Jobs in flight come from one fleet-wide count of running jobs per user, refreshed at most once per cache
+ * window, plus the jobs this process admitted since shortly before that count was taken (which visibility may
+ * not show yet). Another API process's admissions since the count are not seen: the quota can be overshot by
+ * what the other processes admit in that time (about a second under steady load, at most the staleness limit).
  */
 export class JobAdmission {
-  private backlog: { value: number; readMs: number } | undefined;
-  private backlogRead: Promise<number> | undefined;
+  private readonly inFlight: CachedSignal<Map<string, number>>;
+  private readonly backlog: CachedSignal<number>;
+  private readonly now: () => number;
+  /** Admission times of the jobs this process let in recently, by user. */
+  private readonly admitted = new Map<string, number[]>();
 
   constructor(
-    private readonly signals: AdmissionSignals,
+    signals: AdmissionSignals,
     private readonly options: JobAdmissionOptions,
-  ) {}
-
-  /** Resolves when the job may start; otherwise throws why not. */
-  async admit(userId: string): Promise<void> {
-    const [inFlight, backlog] = await Promise.all([this.signals.jobsInFlight(userId), this.currentBacklog()]);
-    if (backlog >= this.options.asrBacklogLimit) throw new AsrBacklogFullError(BACKLOG_RETRY_AFTER_SECONDS);
-    if (inFlight >= this.options.jobsInFlightPerUser) {
-      throw new TooManyJobsInFlightError(this.options.jobsInFlightPerUser, JOB_RETRY_AFTER_SECONDS);
-    }
+  ) {
+    this.now = options.now ?? Date.now;
+    const limits = { cacheMs: options.signalCacheMs ?? 1000, maxStaleMs: options.signalMaxStaleMs ?? 5000 };
+    this.inFlight = new CachedSignal(() => signals.jobsInFlightByUser(), limits, this.now);
+    this.backlog = new CachedSignal(() => signals.chunkBacklog(), limits, this.now);
   }
 
-  private async currentBacklog(): Promise<number> {
-    const now = (this.options.now ?? Date.now)();
-    if (this.backlog && now - this.backlog.readMs < (this.options.backlogCacheMs ?? 1000)) return this.backlog.value;
-    // Concurrent submissions share one read.
-    this.backlogRead ??= this.signals.chunkBacklog().finally(() => {
-      this.backlogRead = undefined;
-    });
-    const value = await this.backlogRead;
-    this.backlog = { value, readMs: now };
-    return value;
+  /** Resolves when the job may start, and counts it against the user's quota; otherwise throws why not. */
+  async admit(userId: string): Promise<void> {
+    const [inFlight, backlog] = await Promise.all([this.inFlight.current(), this.backlog.current()]);
+    if (backlog.value >= this.options.asrBacklogLimit) throw new AsrBacklogFullError(BACKLOG_RETRY_AFTER_SECONDS);
+    const unseenSince = inFlight.readStartedMs - VISIBILITY_LAG_MS;
+    const recent = (this.admitted.get(userId) ?? []).filter((admittedMs) => admittedMs >= unseenSince);
+    if ((inFlight.value.get(userId) ?? 0) + recent.length >= this.options.jobsInFlightPerUser) {
+      throw new TooManyJobsInFlightError(this.options.jobsInFlightPerUser, JOB_RETRY_AFTER_SECONDS);
+    }
+    this.admitted.set(userId, [...recent, this.now()]);
+    this.forgetOldAdmissions(unseenSince);
+  }
+
+  private forgetOldAdmissions(before: number): void {
+    for (const [userId, times] of this.admitted) {
+      if (times.every((admittedMs) => admittedMs < before)) this.admitted.delete(userId);
+    }
   }
 }

@@ -234,16 +234,18 @@ export class TranscriptionJobs {
     return { results, nextPageToken: token && token.length > 0 ? sealPageToken(query, token) : null };
   }
 
-  /** How many of the user's jobs are in progress, as visibility knows it (a moment behind the executions). */
-  async jobsInFlight(userId: string): Promise<number> {
-    const { count } = await this.client.workflow.count(
-      [
-        `WorkflowType = '${WORKFLOW_TYPE}'`,
-        `${USER_ID_SEARCH_ATTRIBUTE.name} = '${quoteFree(userId)}'`,
-        `ExecutionStatus = 'Running'`,
-      ].join(' AND '),
-    );
-    return count;
+  /** Jobs in progress by user, as visibility knows them (a moment behind the executions). */
+  async jobsInFlightByUser(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const running = this.client.workflow.list({
+      query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`,
+      pageSize: 1000,
+    });
+    for await (const execution of running) {
+      const userId = execution.typedSearchAttributes.get(USER_ID_SEARCH_ATTRIBUTE);
+      if (userId !== undefined) counts.set(userId, (counts.get(userId) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** Chunks scheduled on the task queue that no worker has picked up yet: the ASR's waiting line. */
