@@ -45,6 +45,8 @@ interface Scenario {
   searchClients: number;
   /** SIGKILL the worker this long after the first arrival, and start a new one at once. */
   killWorkerAfterMs?: number;
+  /** Run on a fleet of this many workers sharing a fleet-wide ASR limit, instead of one worker. */
+  fleet?: { workers: number; asrLimit: number };
 }
 
 interface JobRecord {
@@ -125,7 +127,20 @@ function scenarios(): Scenario[] {
     failureRate: 0,
     searchClients: 50,
   };
-  return [steady, burst, failures, kill, search];
+  const fleetCap: Scenario = {
+    ...burst,
+    name: 'fleet-cap',
+    description:
+      'the same burst on two workers that may each make 1000 ASR calls, under a fleet-wide limit of 500 (ASR_MAX_CONCURRENT_CALLS)',
+    fleet: { workers: 2, asrLimit: 500 },
+  };
+  return [steady, burst, failures, kill, search, fleetCap];
+}
+
+interface StartOptions {
+  /** Worker processes sharing the task queue (default 1). */
+  workers?: number;
+  profile?: { metricsPort: number; cpuProfileDir: string };
 }
 
 async function freePort(): Promise<number> {
@@ -472,29 +487,32 @@ async function startWorkerAndApi(options: {
   store: { name: string; pids: () => Promise<number[]>; stop: () => Promise<void> };
   /** Folder where the worker and the API each write a V8 CPU profile when they exit (`--profile`). */
   cpuProfileDir?: string;
+  workers?: number;
 }): Promise<SystemUnderTest> {
   const profiled = (name: string) =>
     options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.join(options.cpuProfileDir, name)];
   const startWorker = () => startProcess(options.workerPath, options.env, profiled('worker'));
-  let worker = await startWorker();
+  const workers: { child: ChildProcess }[] = [];
+  for (let index = 0; index < (options.workers ?? 1); index += 1) workers.push(await startWorker());
   const api = await startProcess(options.apiPath, options.env, profiled('api'));
-  const pidOf = (child: ChildProcess) => Promise.resolve(child.pid ? [child.pid] : []);
+  const pidOf = (...children: ChildProcess[]) =>
+    Promise.resolve(children.flatMap((child) => (child.pid ? [child.pid] : [])));
   return {
     name: options.name,
     durability: options.durability,
     api: new Api(api.ready.url as string, options.keys),
     restartWorker: async () => {
-      await stopProcess(worker.child, 'SIGKILL');
-      worker = await startWorker();
+      await stopProcess((workers[0] as { child: ChildProcess }).child, 'SIGKILL');
+      workers[0] = await startWorker();
     },
     pids: {
       [options.store.name]: options.store.pids,
-      worker: () => pidOf(worker.child),
+      [workers.length > 1 ? 'workers' : 'worker']: () => pidOf(...workers.map((worker) => worker.child)),
       api: () => pidOf(api.child),
       'load generator + simulator': () => Promise.resolve([process.pid]),
     },
     stop: async () => {
-      await Promise.all([stopProcess(worker.child, 'SIGTERM'), stopProcess(api.child, 'SIGTERM')]);
+      await Promise.all([...workers, api].map((process) => stopProcess(process.child, 'SIGTERM')));
       await options.store.stop();
     },
   };
@@ -504,11 +522,11 @@ async function startTemporal(
   dir: string,
   env: NodeJS.ProcessEnv,
   keys: Map<string, string>,
-  profile?: { metricsPort: number; cpuProfileDir: string },
+  { workers, profile }: StartOptions = {},
 ): Promise<SystemUnderTest> {
   const devServer: DevServer = await startDevServer({
     toolsDir: path.join(ROOT, '.tools'),
-    dbFilename: path.join(dir, 'temporal.sqlite'),
+    dbFilename: path.join(await mkdtemp(path.join(dir, 'temporal-')), 'temporal.sqlite'),
     port: await freePort(),
     namespace: 'default',
     startupTimeoutMs: 120_000,
@@ -523,6 +541,7 @@ async function startTemporal(
     env: { ...env, TEMPORAL_ADDRESS: devServer.address },
     keys,
     cpuProfileDir: profile?.cpuProfileDir,
+    workers,
     store: {
       name: 'dev server',
       pids: async () => (devServer.pid ? childPids(devServer.pid) : []),
@@ -531,8 +550,14 @@ async function startTemporal(
   });
 }
 
-async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string, string>): Promise<SystemUnderTest> {
+async function startBullmq(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  keys: Map<string, string>,
+  { workers }: StartOptions = {},
+): Promise<SystemUnderTest> {
   const port = await freePort();
+  const redisDir = await mkdtemp(path.join(dir, 'redis-'));
   const redis = spawn(
     'redis-server',
     [
@@ -541,7 +566,7 @@ async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string
       '--bind',
       '127.0.0.1',
       '--dir',
-      dir,
+      redisDir,
       '--save',
       '',
       '--appendonly',
@@ -571,6 +596,7 @@ async function startBullmq(dir: string, env: NodeJS.ProcessEnv, keys: Map<string
     apiPath: path.join(bullmqDist, 'bullmq-api.js'),
     env: { ...env, REDIS_URL: `redis://127.0.0.1:${port}` },
     keys,
+    workers,
     store: {
       name: 'redis',
       pids: () => Promise.resolve(redis.pid ? [redis.pid] : []),
@@ -621,7 +647,7 @@ async function profileBurst(
   const burst = scenarios().filter((scenario) => scenario.name === 'burst');
   const cpuProfileDir = path.join(dir, 'cpu-profiles');
   const metricsPort = await freePort();
-  const system = await startTemporal(dir, env, keys, { metricsPort, cpuProfileDir });
+  const system = await startTemporal(dir, env, keys, { profile: { metricsPort, cpuProfileDir } });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   let result: ScenarioResult | undefined;
   let devServer: Awaited<ReturnType<ReturnType<typeof startPerf>['stop']>> | undefined;
@@ -688,15 +714,26 @@ async function main(): Promise<void> {
       return;
     }
     const selected = scenarios().filter((scenario) => only.length === 0 || only.includes(scenario.name));
+    // Scenarios on one worker share a system; each fleet scenario gets a fresh one of its own shape.
+    const runs = [
+      { scenarios: selected.filter((scenario) => !scenario.fleet), workers: 1, asrLimit },
+      ...selected.flatMap((scenario) =>
+        scenario.fleet
+          ? [{ scenarios: [scenario], workers: scenario.fleet.workers, asrLimit: scenario.fleet.asrLimit }]
+          : [],
+      ),
+    ].filter((run) => run.scenarios.length > 0);
     for (const start of [startTemporal, startBullmq]) {
-      const system = await start(dir, env, keys);
-      try {
-        systems[system.name] = {
-          durability: system.durability,
-          results: await runScenarios(system, selected, context),
-        };
-      } finally {
-        await system.stop();
+      for (const run of runs) {
+        const runEnv = { ...env, ASR_MAX_CONCURRENT_CALLS: String(run.asrLimit) };
+        const system = await start(dir, runEnv, keys, { workers: run.workers });
+        try {
+          const results = await runScenarios(system, run.scenarios, { ...context, asrLimit: run.asrLimit });
+          systems[system.name] ??= { durability: system.durability, results: [] };
+          systems[system.name]?.results.push(...results);
+        } finally {
+          await system.stop();
+        }
       }
     }
   } finally {

@@ -182,8 +182,12 @@ export const CONFIG_VARIABLES = {
     doc: 'A chunk whose worker stops heartbeating for this long is retried elsewhere.',
     schema: positiveInt(10_000),
   },
+  ASR_MAX_CONCURRENT_CALLS: {
+    doc: 'ASR calls all workers of the task queue make at once; each live worker takes an equal share.',
+    schema: positiveInt(1000),
+  },
   WORKER_MAX_CONCURRENT_ACTIVITIES: {
-    doc: 'Chunks one worker transcribes at once (they wait on the ASR, so this can be high).',
+    doc: 'ASR calls (chunks) one worker makes at once, whatever its share of ASR_MAX_CONCURRENT_CALLS.',
     schema: positiveInt(1000),
   },
   WORKER_MAX_ACTIVITY_POLLERS: {
@@ -295,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       apiKey: v.ASR_API_KEY,
       model: v.ASR_MODEL,
       timeoutMs: v.ASR_TIMEOUT_MS,
+      maxConcurrentCalls: v.ASR_MAX_CONCURRENT_CALLS,
     },
     asrSimulator: {
       port: v.ASR_SIM_PORT,

@@ -2,6 +2,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { AsrClient } from './asr/asr-client';
+import type { AsrCallSlots } from './asr/asr-call-slots';
 import type { Config } from './config';
 import { AudioStore } from './storage/audio-store';
 
@@ -13,6 +14,10 @@ export async function createTranscriptionWorker(options: {
   workflowBundle: WorkflowBundleOption;
   /** Encrypts what the worker writes to Temporal (chunk transcripts, the stitched transcript) and decrypts what it reads. */
   codec: PayloadCodec;
+  /** How many chunks (ASR calls) this worker runs at once: its share of the fleet's limit. */
+  asrSlots: AsrCallSlots;
+  /** How this worker appears among the task queue's pollers (and in the Web UI). */
+  identity: string;
 }): Promise<Worker> {
   const { config } = options;
   const activities = createActivities({
@@ -34,9 +39,16 @@ export async function createTranscriptionWorker(options: {
     taskQueue: config.temporal.taskQueue,
     workflowBundle: options.workflowBundle,
     activities,
+    identity: options.identity,
     dataConverter: { payloadCodecs: [options.codec] },
-    // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100.
-    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100;
+    // how many is the fleet's decision, not just this worker's. The other kinds keep the SDK's default sizes.
+    tuner: {
+      activityTaskSlotSupplier: options.asrSlots,
+      workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 40 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+    },
     // The default of 10 fixed pollers starts chunks far slower than a burst of hundreds arrives; autoscaling
     // pollers follow the backlog up and back down.
     activityTaskPollerBehavior: autoscalingPollers(

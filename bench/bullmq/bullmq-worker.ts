@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { AsrClient } from '../../src/asr/asr-client';
 import { AudioStore } from '../../src/storage/audio-store';
 import { CHUNK_QUEUE, JOB_QUEUE, redisConnection } from './queues';
@@ -13,6 +13,10 @@ async function main(): Promise<void> {
     maxChunkBytes: 5 * 1024 * 1024,
     maxChunkSeconds: 300,
   });
+  // BullMQ's own fleet-wide limit: a counter in Redis that every worker of the queue respects.
+  const chunkQueue = new Queue(CHUNK_QUEUE, { connection });
+  await chunkQueue.setGlobalConcurrency(Number(env.ASR_MAX_CONCURRENT_CALLS ?? 1000));
+  await chunkQueue.close();
   const chunks = new Worker(
     CHUNK_QUEUE,
     async (job: Job<{ path: string }>) => asr.transcribe(await audio.open(job.data.path)),
