@@ -58,7 +58,7 @@ export function startPerf(
       const symbols = [...counts.entries()]
         .map(([name, count]) => ({ name, percent: (count / total) * 100 }))
         .sort((x, y) => y.percent - x.percent);
-      return { symbols: symbols.slice(0, 20), packages: byGroup(symbols, goPackage) };
+      return { symbols: symbols.slice(0, 20), packages: byGroup(symbols, goPackage).slice(0, 12) };
     },
   };
 }

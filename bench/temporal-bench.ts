@@ -420,7 +420,7 @@ function report(
   return [
     '# Benchmark: the Temporal service at the required load, side by side with BullMQ',
     '',
-    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. The ASR simulator answers in 5–10 s; each system runs as one worker process and one API process with the same API keys, request validation and audio checks. Raw figures: [results.json](results.json); what they mean: [analysis.md](analysis.md).`,
+    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. The ASR simulator answers in 5–10 s; each system runs as one worker process (two in fleet-cap) and one API process with the same API keys, request validation and audio checks. Raw figures: [results.json](results.json); what they mean: [analysis.md](analysis.md); where the Temporal side's time goes under the burst: [profile.md](profile.md) (\`npm run bench -- --profile\`).`,
     '',
     "**Job overhead** is a job's completion time (its close time minus its start time, as the API reports them) minus its slowest chunk's ASR time as the simulator chose it (plus, when a call failed, the backoff the retry policy prescribes): everything the system adds on top of the model.",
     '',
