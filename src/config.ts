@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -151,12 +152,32 @@ export const CONFIG_VARIABLES = {
     schema: positiveInt(60_000),
   },
   TEMPORAL_TOOLS_DIR: {
-    doc: 'Where `npm run setup` installed the pinned Temporal binaries.',
+    doc: 'Where `npm run setup` installed the pinned tools: the Temporal binaries and the local ASR engine.',
     schema: z.string().default('./.tools'),
   },
   ASR_URL: {
-    doc: 'Base URL of an OpenAI-compatible ASR (`POST {ASR_URL}/v1/audio/transcriptions`). Unset: `npm start` runs the ASR simulator.',
+    doc: 'Base URL of an OpenAI-compatible ASR (`POST {ASR_URL}/v1/audio/transcriptions`). Unset: `npm start` runs the ASR that `ASR_ENGINE` names.',
     schema: url,
+  },
+  ASR_ENGINE: {
+    doc: 'The ASR `npm start` runs when `ASR_URL` is unset: `local` (offline Whisper tiny.en, real text) or `simulator` (5-10 s, made-up text; for benchmarks and fault tests).',
+    schema: z.enum(['local', 'simulator']).default('local'),
+  },
+  ASR_ENGINE_PORT: {
+    doc: 'Port of the local ASR engine (0 picks a free one, kept across its restarts).',
+    schema: port(0),
+  },
+  ASR_ENGINE_CONCURRENCY: {
+    doc: 'Transcriptions the local engine runs at once; `npm start` also makes it the default of ASR_MAX_CONCURRENT_CALLS.',
+    schema: positiveInt(1),
+  },
+  ASR_ENGINE_QUEUE: {
+    doc: 'Transcriptions that may wait in the local engine beyond those; past that it answers 503 (retried).',
+    schema: z.coerce.number().int().min(0).default(2),
+  },
+  ASR_ENGINE_THREADS: {
+    doc: 'CPU threads each local transcription uses (default: all cores).',
+    schema: positiveInt(availableParallelism()),
   },
   ASR_API_KEY: { doc: 'Bearer token sent to the ASR, if it needs one.', schema: optionalString },
   ASR_MODEL: { doc: 'The `model` field sent to the ASR.', schema: z.string().min(1).default('whisper-1') },
@@ -300,6 +321,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       model: v.ASR_MODEL,
       timeoutMs: v.ASR_TIMEOUT_MS,
       maxConcurrentCalls: v.ASR_MAX_CONCURRENT_CALLS,
+    },
+    asrEngine: {
+      kind: v.ASR_ENGINE,
+      port: v.ASR_ENGINE_PORT,
+      concurrency: v.ASR_ENGINE_CONCURRENCY,
+      queue: v.ASR_ENGINE_QUEUE,
+      threads: v.ASR_ENGINE_THREADS,
     },
     asrSimulator: {
       port: v.ASR_SIM_PORT,

@@ -2,14 +2,18 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from './config';
+import { superviseLocalEngine } from './asr/local-engine';
 import { ensureDevelopmentCredentials, type DevelopmentKey } from './dev-credentials';
 import { createLogger, type Logger } from './logger';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 
+const LOCAL_ENGINE_TIMEOUT_MS = 180_000;
+
 /**
  * `npm start`: the whole service on one machine. Runs the embedded Temporal dev server (unless TEMPORAL_ADDRESS
- * is set), the ASR simulator (unless ASR_URL is set), one worker and the API, each in its own process, and stops
- * them in order on Ctrl-C or SIGTERM. If this process is killed outright, its children notice and stop too.
+ * is set), an ASR (unless ASR_URL is set: the offline engine, or the simulator), one worker and the API, each in
+ * its own process, and stops them in order on Ctrl-C or SIGTERM. If this process is killed outright, its children
+ * notice and stop too.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,11 +23,13 @@ async function main(): Promise<void> {
 
   const children: ChildProcess[] = [];
   let devServer: DevServer | undefined;
+  let localEngine: { stop(): Promise<void> } | undefined;
   let stopping = false;
   const stopAll = async (exitCode: number): Promise<never> => {
     stopping = true;
     // Reverse order: the API stops taking jobs first, the dev server goes last.
     for (const child of [...children].reverse()) await stopChild(child);
+    await localEngine?.stop();
     await devServer?.stop();
     process.exit(exitCode);
   };
@@ -62,9 +68,35 @@ async function main(): Promise<void> {
     return ready;
   };
 
-  if (!config.asr.url) {
+  if (!config.asr.url && config.asrEngine.kind === 'simulator') {
     const { url } = await start('asr-simulator', 'asr/asr-simulator-main.js');
     env.ASR_URL = url;
+  } else if (!config.asr.url) {
+    logger.info('starting the local ASR engine (Whisper tiny.en)');
+    const engine = await superviseLocalEngine({
+      toolsDir: config.temporal.toolsDir,
+      port: config.asrEngine.port,
+      concurrency: config.asrEngine.concurrency,
+      queue: config.asrEngine.queue,
+      threads: config.asrEngine.threads,
+      maxChunkSeconds: config.audio.maxChunkSeconds,
+      startupTimeoutMs: config.temporal.startupTimeoutMs,
+      onOutput: (line) => logger.debug({ asrEngine: line }, 'ASR engine output'),
+      onRestart: (code) => logger.warn({ code }, 'the local ASR engine exited; restarting it'),
+      onGiveUp: (reason) => {
+        if (stopping) return;
+        logger.error({ reason }, 'the local ASR engine cannot be kept running');
+        void stopAll(1);
+      },
+    });
+    localEngine = engine;
+    env.ASR_URL = engine.url;
+    // The engine transcribes a few chunks at a time; the workers send no more than that, and the rest wait in
+    // Temporal's task queue rather than in the engine, where they would run into the ASR timeout.
+    env.ASR_MAX_CONCURRENT_CALLS ??= String(config.asrEngine.concurrency);
+    // Whisper tiny.en runs at about a tenth of real time on 2 cores: a 5-minute chunk takes 30 s or more, more on
+    // a busy machine, so the default minute of ASR timeout is too tight.
+    env.ASR_TIMEOUT_MS ??= String(LOCAL_ENGINE_TIMEOUT_MS);
   }
   await start('worker', 'worker-main.js');
   const { url: apiUrl } = await start('api', 'server.js');
@@ -123,7 +155,7 @@ function printBanner(
     ...(urls.uiUrl
       ? [`  Decode job data     sign this browser in at ${urls.apiUrl}/codec/session with the operator key`]
       : []),
-    `  ASR                 ${urls.asrUrl}${config.asr.url ? '' : '  (simulator)'}`,
+    `  ASR                 ${urls.asrUrl}${asrKind(config)}`,
     `  Audio root          ${config.audio.root}`,
     ...keys.map((key) => `  API key ${`${key.userId} (${key.role})`.padEnd(16)} ${key.key}`),
     ...(config.auth.methods.includes('none') ? ['  Authentication      OFF (AUTH_METHODS=none)'] : []),
@@ -136,6 +168,13 @@ function printBanner(
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function asrKind(config: Config): string {
+  if (config.asr.url) return '';
+  return config.asrEngine.kind === 'simulator'
+    ? '  (simulator: made-up text)'
+    : '  (local engine: Whisper tiny.en, offline)';
 }
 
 main().catch((err: unknown) => {

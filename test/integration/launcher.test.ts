@@ -60,6 +60,7 @@ describe('npm start', () => {
       PORT: String(apiPort),
       TEMPORAL_PORT: String(temporalPort),
       TEMPORAL_UI_PORT: String(uiPort),
+      ASR_ENGINE: 'simulator',
       ASR_SIM_LATENCY_MS: '3000-4000',
       CHUNK_HEARTBEAT_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'error',

@@ -1,0 +1,174 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface LocalEngineOptions {
+  /** Where `npm run setup` installed the engine's Python environment (`<toolsDir>/asr-venv`). */
+  toolsDir: string;
+  port: number;
+  /** Transcriptions at once, and how many more may wait; beyond that the engine answers 503. */
+  concurrency: number;
+  queue: number;
+  /** CPU threads each transcription uses. */
+  threads: number;
+  maxChunkSeconds: number;
+  startupTimeoutMs: number;
+  onOutput?: (line: string) => void;
+}
+
+export interface LocalEngine {
+  url: string;
+  /** Resolves when the engine process exits, whoever stopped it. */
+  exited: Promise<number | null>;
+  /** The Python server's own pid (not its shell guard's). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** asr-engine/server.py at the project's root, found from here whether this runs compiled (dist/) or not. */
+function serverScript(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'asr-engine', 'server.py');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`asr-engine/server.py not found above ${__dirname}`);
+}
+
+/** The Python interpreter of the engine's environment inside the project's tools folder. */
+export function localEnginePython(toolsDir: string): string {
+  return path.join(toolsDir, 'asr-venv', 'bin', 'python');
+}
+
+/**
+ * Same guard as the dev server's: the engine stops when our end of its stdin closes, on `stop()` and also when
+ * this process dies without a chance to clean up, so no orphan keeps the port and the CPU.
+ */
+const GUARD = 'exec 3<&0; "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null) & wait "$pid"';
+
+/** Starts `asr-engine/server.py` (faster-whisper, tiny.en) on loopback and waits until it has loaded its model. */
+export async function startLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
+  const args = [
+    serverScript(),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--concurrency',
+    String(options.concurrency),
+    '--queue',
+    String(options.queue),
+    '--threads',
+    String(options.threads),
+    '--max-seconds',
+    String(options.maxChunkSeconds),
+  ];
+  const child: ChildProcess = spawn(
+    'sh',
+    ['-c', GUARD, 'asr-engine', localEnginePython(options.toolsDir), '-u', ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async (): Promise<void> => {
+    // Also after the server died on its own: closing stdin ends the guard's watcher, which would linger.
+    child.stdin?.end();
+    await exited;
+  };
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    options.onOutput?.(line);
+  };
+  createInterface({ input: child.stderr! }).on('line', remember);
+
+  const ready = new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const message = JSON.parse(line) as { ready?: boolean; url?: string; pid?: number };
+        if (message.ready && message.url && message.pid) resolve({ url: message.url, pid: message.pid });
+      } catch {
+        remember(line);
+      }
+    });
+    void exited.then((code) =>
+      reject(new Error(`the local ASR engine exited before it was ready (code ${code}):\n${recent.join('\n')}`)),
+    );
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the local ASR engine was not ready within ${options.startupTimeoutMs} ms`)),
+      options.startupTimeoutMs,
+    );
+  });
+  try {
+    const { url, pid } = await Promise.race([ready, timeout]);
+    return { url, exited, pid, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function pickFreePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Restarts within this window beyond which the engine is given up on. */
+const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTARTS_IN_WINDOW = 5;
+
+/**
+ * Runs the local engine and starts it again, on the same port, whenever it dies: a chunk whose call it dropped
+ * is retried by the worker and finds the engine back. Gives up (and says so through `onGiveUp`) after five
+ * restarts in a minute, when something is wrong that restarting does not fix.
+ */
+export async function superviseLocalEngine(
+  options: Omit<LocalEngineOptions, 'port'> & {
+    port: number;
+    onRestart: (code: number | null) => void;
+    onGiveUp: (reason: string) => void;
+  },
+): Promise<{ url: string; pid(): number; stop(): Promise<void> }> {
+  const port = options.port === 0 ? await pickFreePort() : options.port;
+  let engine = await startLocalEngine({ ...options, port });
+  let stopping = false;
+  let restarts: number[] = [];
+  const watch = (current: LocalEngine): void => {
+    void current.exited.then(async (code) => {
+      if (stopping) return;
+      await current.stop();
+      const now = Date.now();
+      restarts = restarts.filter((at) => now - at < RESTART_WINDOW_MS);
+      if (restarts.length >= MAX_RESTARTS_IN_WINDOW) {
+        options.onGiveUp(`it exited ${restarts.length + 1} times within a minute (last code ${code})`);
+        return;
+      }
+      restarts.push(now);
+      options.onRestart(code);
+      try {
+        engine = await startLocalEngine({ ...options, port });
+        watch(engine);
+      } catch (err) {
+        options.onGiveUp(err instanceof Error ? err.message : String(err));
+      }
+    });
+  };
+  watch(engine);
+  return {
+    url: engine.url,
+    pid: () => engine.pid,
+    stop: async () => {
+      stopping = true;
+      await engine.stop();
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { copyFile, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { superviseLocalEngine } from '../../src/asr/local-engine';
+import { wordErrorRate } from '../../eval/word-error-rate';
+import { PROJECT_ROOT, ServiceStack, pollUntil } from '../support/service-stack';
+
+/**
+ * The embedded offline engine (asr-engine/server.py, Whisper tiny.en) as a real process over real HTTP, alone and
+ * behind the whole service. Spoken fixtures are espeak-ng sentences (test/fixtures/speech/README.md).
+ */
+const SPEECH = path.join(PROJECT_ROOT, 'test', 'fixtures', 'speech');
+const FOX_FILES = [
+  'fox-s16-16k-mono.wav',
+  'fox-s24-22k-stereo.wav',
+  'fox-f32-22k-mono.wav',
+  'fox.flac',
+  'fox.mp3',
+  'fox-vorbis.ogg',
+  'fox-opus.ogg',
+  'fox.m4a',
+];
+/** Measured on these fixtures: 0 to 2 wrong words in 16 (12.5%); a quarter leaves room and still catches a broken decode. */
+const MAX_WER = 0.25;
+const MAX_CHUNK_SECONDS = 90;
+
+async function transcribe(url: string, name: string, bytes: Uint8Array): Promise<{ status: number; body: any }> {
+  const form = new FormData();
+  form.append('file', new Blob([bytes]), name);
+  form.append('model', 'whisper-1');
+  const response = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+  return { status: response.status, body: await response.json() };
+}
+
+function silentWav(seconds: number, sampleRate = 8000): Uint8Array {
+  const dataBytes = seconds * sampleRate * 2;
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(dataBytes, 40);
+  return Buffer.concat([header, Buffer.alloc(dataBytes)]);
+}
+
+describe('the local ASR engine', () => {
+  let engine: Awaited<ReturnType<typeof superviseLocalEngine>>;
+  let restarts = 0;
+  const fox = async () => (await readFile(path.join(SPEECH, 'fox.expected.txt'), 'utf8')).trim();
+
+  beforeAll(async () => {
+    engine = await superviseLocalEngine({
+      toolsDir: path.join(PROJECT_ROOT, '.tools'),
+      port: 0,
+      concurrency: 1,
+      queue: 8,
+      threads: availableParallelism(),
+      maxChunkSeconds: MAX_CHUNK_SECONDS,
+      startupTimeoutMs: 120_000,
+      onRestart: () => (restarts += 1),
+      onGiveUp: (reason) => {
+        throw new Error(`the engine was given up on: ${reason}`);
+      },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await engine?.stop();
+  });
+
+  it.each(FOX_FILES)('when %s of a spoken sentence is posted, then the sentence comes back', async (file) => {
+    const reply = await transcribe(engine.url, file, await readFile(path.join(SPEECH, file)));
+    expect(reply.status).toBe(200);
+    expect(wordErrorRate(await fox(), reply.body.text as string).wer).toBeLessThanOrEqual(MAX_WER);
+  });
+
+  it('when the audio is silence, then the transcript is empty, not an error', async () => {
+    const reply = await transcribe(engine.url, 'silence.wav', await readFile(path.join(SPEECH, 'silence.wav')));
+    expect(reply).toEqual({ status: 200, body: { text: '' } });
+  });
+
+  it('when the upload is not audio, then it is refused with 400 and a reason, so the worker does not retry it', async () => {
+    const reply = await transcribe(engine.url, 'notes.wav', Buffer.from('these are meeting notes, not a recording'));
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toMatch(/cannot decode the audio/);
+  });
+
+  it('when the audio is longer than the limit, then it is refused with 400 naming the limit', async () => {
+    const reply = await transcribe(engine.url, 'long.wav', silentWav(MAX_CHUNK_SECONDS + 5));
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toBe(`the audio is ${MAX_CHUNK_SECONDS + 5}.0 s long, over the limit of 90 s`);
+  });
+
+  describe('behind the whole service', () => {
+    let stack: ServiceStack;
+
+    beforeAll(async () => {
+      stack = await ServiceStack.start({ env: { ASR_URL: engine.url, ASR_TIMEOUT_MS: '120000' } });
+      await stack.startWorker();
+      await copyFile(path.join(SPEECH, 'harbor.opus'), path.join(stack.audioRoot, 'harbor.opus'));
+      await copyFile(path.join(SPEECH, 'fox.mp3'), path.join(stack.audioRoot, 'fox.mp3'));
+    }, 180_000);
+
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    it('when a job of real recordings runs, then its transcript is the spoken words, chunk by chunk in order', async () => {
+      const jobId = await stack.submit('alice', ['fox.mp3', 'fox.mp3']);
+      const job = await stack.waitForJob(jobId);
+      expect(job.jobStatus).toBe('completed');
+      const spoken = `${await fox()} ${await fox()}`;
+      expect(wordErrorRate(spoken, job.transcription as string).wer).toBeLessThanOrEqual(MAX_WER);
+    });
+
+    it('when the engine process dies mid-chunk, then it is restarted and the chunk is retried to the right text', async () => {
+      const before = restarts;
+      const jobId = await stack.submit('alice', ['harbor.opus']);
+      // The minute of speech keeps the engine busy for seconds: long enough to kill it during the call.
+      await pollUntil(
+        () => stack.request('GET', `/transcript/${jobId}`, undefined, stack.auth('alice')),
+        (reply) => reply.json.chunks?.[0]?.status === 'in_progress',
+        30_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      process.kill(engine.pid(), 'SIGKILL');
+      const job = await stack.waitForJob(jobId);
+      expect(restarts).toBe(before + 1);
+      expect(job.jobStatus).toBe('completed');
+      expect(job.chunks[0].attempts).toBeGreaterThanOrEqual(2);
+      const spoken = await readFile(path.join(SPEECH, 'harbor.expected.txt'), 'utf8');
+      expect(wordErrorRate(spoken, job.transcription as string).wer).toBeLessThanOrEqual(MAX_WER);
+    });
+  });
+});
