@@ -1,10 +1,11 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../src/free-port';
 import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
 import { generateEncryptionKey } from '../src/codec/encryption-keys';
 import { startDevServer, temporalCliPath, type DevServer } from '../src/temporal/dev-server';
@@ -141,14 +142,6 @@ interface StartOptions {
   /** Worker processes sharing the task queue (default 1). */
   workers?: number;
   profile?: { metricsPort: number; cpuProfileDir: string };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function startProcess(

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '../free-port';
 
 export interface LocalEngineOptions {
   /** Where `npm run setup` installed the engine's Python environment (`<toolsDir>/asr-venv`). */
@@ -114,14 +114,6 @@ export async function startLocalEngine(options: LocalEngineOptions): Promise<Loc
   }
 }
 
-async function pickFreePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Restarts within this window beyond which the engine is given up on. */
 const RESTART_WINDOW_MS = 60_000;
 const MAX_RESTARTS_IN_WINDOW = 5;
@@ -138,7 +130,7 @@ export async function superviseLocalEngine(
     onGiveUp: (reason: string) => void;
   },
 ): Promise<{ url: string; pid(): number; stop(): Promise<void> }> {
-  const port = options.port === 0 ? await pickFreePort() : options.port;
+  const port = options.port === 0 ? await freePort() : options.port;
   let engine = await startLocalEngine({ ...options, port });
   let stopping = false;
   let restarts: number[] = [];

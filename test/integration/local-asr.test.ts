@@ -1,6 +1,7 @@
 import { copyFile, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { silentWav } from '../../bench/wav-file';
 import { superviseLocalEngine } from '../../src/asr/local-engine';
 import { wordErrorRate } from '../../eval/word-error-rate';
 import { PROJECT_ROOT, ServiceStack, pollUntil } from '../support/service-stack';
@@ -30,24 +31,6 @@ async function transcribe(url: string, name: string, bytes: Uint8Array): Promise
   form.append('model', 'whisper-1');
   const response = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
   return { status: response.status, body: await response.json() };
-}
-
-function silentWav(seconds: number, sampleRate = 8000): Uint8Array {
-  const dataBytes = seconds * sampleRate * 2;
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + dataBytes, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(dataBytes, 40);
-  return Buffer.concat([header, Buffer.alloc(dataBytes)]);
 }
 
 describe('the local ASR engine', () => {

@@ -2,12 +2,13 @@ import { Client, Connection } from '@temporalio/client';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createApiServer } from '../../src/api';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
+import { freePort } from '../../src/free-port';
 import { generateEncryptionKey } from '../../src/codec/encryption-keys';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -18,16 +19,10 @@ import { tempDir } from './temp-dir';
 export const STACK_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'ops'] as const;
 export type StackUser = (typeof STACK_USERS)[number];
 
+export { freePort };
+
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(PROJECT_ROOT, 'dist', 'src');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Polls `read` until `done` holds, or fails after `timeoutMs` with the last value seen. */
 export async function pollUntil<T>(
