@@ -53,7 +53,7 @@ export async function createApiServer(config: Config, logger: Logger): Promise<{
     },
     limits: { maxChunksPerJob: config.audio.maxChunksPerJob, maxBodyBytes: config.api.maxBodyBytes },
     logger,
-    withinDeadline: (fn) => client.withDeadline(Date.now() + REQUEST_BUDGET_MS, fn),
+    withinDeadline: (fn, extraMs) => client.withDeadline(Date.now() + REQUEST_BUDGET_MS + extraMs, fn),
   });
   const handle = app.callback();
   const server = createServer(

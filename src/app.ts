@@ -11,6 +11,7 @@ import type { RateLimiter } from './http/rate-limiter';
 import { readJsonBody } from './http/read-json-body';
 import {
   JOB_ID_PATTERN,
+  getJobSchema,
   idempotencyKeySchema,
   parseRequest,
   searchJobsSchema,
@@ -28,7 +29,7 @@ import { mapConcurrently } from './map-concurrently';
 import { AudioFileError, type AudioFileProblem, type AudioStore } from './storage/audio-store';
 
 export interface AppDependencies {
-  jobs: Pick<TranscriptionJobs, 'submit' | 'get' | 'search' | 'checkHealth'>;
+  jobs: Pick<TranscriptionJobs, 'submit' | 'get' | 'search' | 'checkHealth' | 'waitForEnd'>;
   admission: Pick<JobAdmission, 'admit'>;
   audio: Pick<AudioStore, 'inspect'>;
   /** Proves who is calling from the `Authorization` header; absent only when authentication is off. */
@@ -38,8 +39,11 @@ export interface AppDependencies {
   codec?: { router: Router; payloadsSchema: z.ZodType };
   limits: { maxChunksPerJob: number; maxBodyBytes: number };
   logger: Logger;
-  /** Runs a request's Temporal calls under one deadline, so every answer comes back in time. */
-  withinDeadline: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Runs a request's Temporal calls under one deadline, so every answer comes back in time; a long-poll's wait
+   * (`extraMs`) comes on top.
+   */
+  withinDeadline: <T>(fn: () => Promise<T>, extraMs: number) => Promise<T>;
   /** A request not answered by then gets a 503 at once, whatever it is still waiting for. Default 13 s. */
   answerWithinMs?: number;
 }
@@ -113,10 +117,17 @@ export function createApp(deps: AppDependencies): Koa<State> {
   jobRoutes.get('/transcript/:jobId', async (ctx) => {
     const { jobId } = ctx.params as { jobId: string };
     if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
+    const { wait } = parseRequest(getJobSchema, ctx.query);
     const job = await deps.jobs.get(jobId);
     // Someone else's job is answered exactly like a missing one: its existence is not the caller's business.
+    // Checked before any waiting, so how long the answer takes says nothing about it either.
     if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
-    ctx.body = job;
+    if (job.jobStatus !== 'in_progress' || !wait) {
+      ctx.body = job;
+      return;
+    }
+    await deps.jobs.waitForEnd(jobId, wait * 1000);
+    ctx.body = await deps.jobs.get(jobId);
   });
 
   app.use(logRequests(deps.logger));
@@ -137,8 +148,11 @@ export function createApp(deps: AppDependencies): Koa<State> {
  * Runs the request under the Temporal deadline and, as a backstop for everything else that can be slow under load
  * (the codec, a history fallback after a timed-out query), answers 503 when the time is up.
  */
-function answerInTime(ms: number, withinDeadline: AppDependencies['withinDeadline']): Middleware<State> {
+function answerInTime(budgetMs: number, withinDeadline: AppDependencies['withinDeadline']): Middleware<State> {
   return async (ctx, next) => {
+    // A long-poll asked to be held that long; the budget for answering starts after it.
+    const waitMs = requestedWaitMs(ctx);
+    const ms = budgetMs + waitMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -149,7 +163,7 @@ function answerInTime(ms: number, withinDeadline: AppDependencies['withinDeadlin
         ms,
       );
     });
-    const work = withinDeadline(next);
+    const work = withinDeadline(next, waitMs);
     // Once the 503 is out, whatever the abandoned work ends with has no one left to hear it.
     work.catch(() => undefined);
     try {
@@ -158,6 +172,13 @@ function answerInTime(ms: number, withinDeadline: AppDependencies['withinDeadlin
       clearTimeout(timer);
     }
   };
+}
+
+/** The `wait` a job read asks for, if it is a valid one (the route itself rejects an invalid one). */
+function requestedWaitMs(ctx: Context): number {
+  if (ctx.method !== 'GET' || !ctx.path.startsWith('/transcript/')) return 0;
+  const parsed = getJobSchema.safeParse({ wait: ctx.query.wait });
+  return parsed.success ? (parsed.data.wait ?? 0) * 1000 : 0;
 }
 
 function authenticateCaller(authenticate: AppDependencies['authenticate']): Middleware<State> {

@@ -6,7 +6,7 @@ import {
   submitJobResponseSchema,
   transcriptResultSchema,
 } from './response-schemas';
-import { idempotencyKeySchema, jobIdSchema, searchJobsSchema, submitJobSchema } from './request-schemas';
+import { getJobSchema, idempotencyKeySchema, jobIdSchema, searchJobsSchema, submitJobSchema } from './request-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -136,10 +136,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
       get: {
         operationId: 'getJob',
         summary: 'Read a job: its status, every chunk, and the transcript once completed',
-        parameters: [{ name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') }],
+        parameters: [
+          { name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') },
+          ...queryParameters(getJobSchema),
+        ],
         responses: authenticated({
           '200': { description: 'The job.', content: json(transcriptResultSchema) },
-          ...errors('404'),
+          ...errors('400', '404'),
         }),
       },
     },

@@ -56,6 +56,22 @@ export const idempotencyKeySchema = z
   .meta({ description: 'Makes retries safe: the same key with the same request returns the job it started.' })
   .optional();
 
+/** The longest a `GET /transcript/{jobId}?wait=` holds its answer for the job to finish. */
+export const MAX_WAIT_SECONDS = 15;
+
+export const getJobSchema = z.strictObject({
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_SECONDS)
+    .optional()
+    .meta({
+      description: `Seconds (0-${MAX_WAIT_SECONDS}) to hold the answer while the job is in progress: it comes back as soon as the job finishes, or after that long with the job as it is then.`,
+      example: 10,
+    }),
+});
+
 export const searchJobsSchema = z.strictObject({
   userId: userIdSchema.optional(),
   jobStatus: z

@@ -199,6 +199,13 @@ export class TranscriptionJobs {
     return { ...times, ...state, jobStatus: 'failed', transcription: null, failureReason: reason };
   }
 
+  /** Resolves when the job has finished, or after `ms`, whichever comes first. */
+  async waitForEnd(jobId: string, ms: number): Promise<void> {
+    const handle = this.client.workflow.getHandle(jobId);
+    // result() long-polls the history for the close event; how the job ended is read afterwards by get().
+    await this.client.withAbortSignal(AbortSignal.timeout(ms), () => handle.result()).catch(() => undefined);
+  }
+
   /** A user's jobs in one status; finished jobs newest first, then by start time. */
   async search(request: SearchJobsRequest): Promise<{ results: TranscriptResult[]; nextPageToken: string | null }> {
     const statuses = EXECUTION_STATUSES[request.jobStatus].map((status) => `ExecutionStatus = '${status}'`);

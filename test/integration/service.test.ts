@@ -198,6 +198,17 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(stack.simulator.requestCount('talk/part-1.wav')).toBeGreaterThan(0);
   });
 
+  it('when a client long-polls a running job, then one GET answers when the job completes, with the transcript', async () => {
+    await writeChunk(stack.audioRoot, 'poll/part-1.wav');
+    stack.simulator.script('poll/part-1.wav', [{ status: 200, body: { text: 'worth the wait' }, delayMs: 3000 }]);
+    const jobId = await stack.submit('erin', ['poll/part-1.wav']);
+    const started = Date.now();
+    const reply = await stack.request('GET', `/transcript/${jobId}?wait=15`, undefined, stack.auth('erin'));
+    expect(reply.status).toBe(200);
+    expect(reply.json).toMatchObject({ jobStatus: 'completed', transcription: 'worth the wait' });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('when an operator terminates a job, then it reads failed with the reason, and finished chunks keep their text', async () => {
     stack.simulator.script('talk/part-4.wav', [{ status: 200, body: { text: 'late' }, delayMs: 30_000 }]);
     const jobId = await stack.submit('dave', ['talk/part-1.wav', 'talk/part-4.wav']);

@@ -58,6 +58,26 @@ class InMemoryJobs {
   }
 
   async checkHealth() {}
+
+  private readonly finished = new Map<string, () => void>();
+
+  async waitForEnd(jobId: string, ms: number) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.finished.set(jobId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Completes a job, waking whoever waits for it. */
+  complete(jobId: string, transcription: string) {
+    const job = this.jobs.get(jobId);
+    if (job)
+      this.jobs.set(jobId, { ...job, jobStatus: 'completed', transcription, completedTime: new Date().toISOString() });
+    this.finished.get(jobId)?.();
+  }
 }
 
 describe('API access rules and hostile input', () => {
@@ -213,6 +233,51 @@ describe('API access rules and hostile input', () => {
     });
   });
 
+  describe('long-polling a job', () => {
+    const submitAs = async (user: 'alice' | 'bob') =>
+      (
+        await request(app())
+          .post('/transcribe')
+          .set(bearer(user))
+          .send({ audioChunkPaths: ['rec/one.wav'] })
+      ).body.jobId as string;
+
+    it('when a client waits on a running job, then the answer comes as soon as the job finishes', async () => {
+      const jobId = await submitAs('alice');
+      const started = Date.now();
+      const answer = request(app()).get(`/transcript/${jobId}?wait=15`).set(bearer('alice'));
+      setTimeout(() => jobs.complete(jobId, 'hello there'), 200);
+      const response = await answer;
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ jobStatus: 'completed', transcription: 'hello there' });
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('when the job does not finish within the wait, then the answer is the job still in progress', async () => {
+      const jobId = await submitAs('alice');
+      const response = await request(app()).get(`/transcript/${jobId}?wait=1`).set(bearer('alice'));
+      expect(response.status).toBe(200);
+      expect(response.body.jobStatus).toBe('in_progress');
+    });
+
+    it("when a user waits on another user's job, then it is the same 404 as a missing job, at once", async () => {
+      const jobId = await submitAs('bob');
+      const started = Date.now();
+      const response = await request(app()).get(`/transcript/${jobId}?wait=15`).set(bearer('alice'));
+      expect(response.status).toBe(404);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('when the wait is out of range or not a number, then the answer is 400 naming it', async () => {
+      const jobId = await submitAs('alice');
+      for (const wait of ['16', '-1', 'soon']) {
+        const response = await request(app()).get(`/transcript/${jobId}?wait=${wait}`).set(bearer('alice'));
+        expect(response.status).toBe(400);
+        expect(response.body.error.details).toEqual([{ field: 'wait', message: expect.any(String) }]);
+      }
+    });
+  });
+
   describe('audio checked at submission', () => {
     it.each([
       ['a path leaving the root', '../secret.wav', 400, 'invalid_request'],
@@ -288,6 +353,7 @@ describe('API access rules and hostile input', () => {
           submit: jobs.submit.bind(jobs),
           search: jobs.search.bind(jobs),
           checkHealth: jobs.checkHealth.bind(jobs),
+          waitForEnd: jobs.waitForEnd.bind(jobs),
         },
       });
       const response = await request(stuck).get('/transcript/job-1').set(bearer('alice'));
