@@ -29,7 +29,7 @@ import { mapConcurrently } from './map-concurrently';
 import { AudioFileError, type AudioFileProblem, type AudioStore } from './storage/audio-store';
 
 export interface AppDependencies {
-  jobs: Pick<TranscriptionJobs, 'submit' | 'get' | 'search' | 'checkHealth' | 'waitForEnd'>;
+  jobs: Pick<TranscriptionJobs, 'submit' | 'get' | 'search' | 'checkHealth' | 'waitForEnd' | 'cancel'>;
   admission: Pick<JobAdmission, 'admit'>;
   audio: Pick<AudioStore, 'inspect'>;
   /** Proves who is calling from the `Authorization` header; absent only when authentication is off. */
@@ -128,6 +128,20 @@ export function createApp(deps: AppDependencies): Koa<State> {
     }
     await deps.jobs.waitForEnd(jobId, wait * 1000);
     ctx.body = await deps.jobs.get(jobId);
+  });
+
+  jobRoutes.delete('/transcript/:jobId', async (ctx) => {
+    const { jobId } = ctx.params as { jobId: string };
+    if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
+    const job = await deps.jobs.get(jobId);
+    if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
+    if (job.jobStatus !== 'in_progress') {
+      throw new HttpError(409, 'job_finished', `the job has already finished (${job.jobStatus})`, { jobId });
+    }
+    await deps.jobs.cancel(jobId);
+    ctx.status = 202;
+    ctx.set('Location', `/transcript/${encodeURIComponent(jobId)}`);
+    ctx.body = job;
   });
 
   app.use(logRequests(deps.logger));

@@ -23,10 +23,15 @@ import { stitchTranscript } from './stitch-transcript';
 
 type Activities = ReturnType<typeof createActivities>;
 
+/** The failure reason of a job cancelled from outside. */
+const CANCELED = 'canceled';
+
 /**
  * One transcription job: every chunk is transcribed at once by its own `transcribeChunk` activity, retried by
  * Temporal under a declarative policy; the transcripts are stitched in chunk order. A chunk that fails for good
- * fails the job once the other chunks have finished, with the job's state in the failure's details.
+ * fails the job once the other chunks have finished, with the job's state in the failure's details. A job
+ * cancelled from outside (`DELETE /transcript/{jobId}`) fails the same way with the reason "canceled": its
+ * activities are cancelled, which aborts their ASR calls, and the chunks already transcribed keep their text.
  */
 export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promise<TranscriptionJobState> {
   const { workflowId } = workflowInfo();
@@ -59,25 +64,45 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   };
   reportProgress();
 
-  await Promise.all(
-    state.chunks.map(async (chunk) => {
-      try {
-        const result = await transcribeChunk.executeWithOptions(
-          { activityId: chunkActivityId(chunk.index), summary: `chunk ${chunk.index + 1}/${total}: ${chunk.path}` },
-          [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
-        );
-        chunk.status = 'completed';
-        chunk.transcript = result.transcript;
-        chunk.attempts = result.attempt;
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        chunk.status = 'failed';
-        chunk.error = failureMessage(err);
-        chunk.attempts = failedAttempts(err, input.retry.maximumAttempts);
-      }
-      reportProgress();
-    }),
-  );
+  const transcribeAll = () =>
+    Promise.all(
+      state.chunks.map(async (chunk) => {
+        try {
+          const result = await transcribeChunk.executeWithOptions(
+            { activityId: chunkActivityId(chunk.index), summary: `chunk ${chunk.index + 1}/${total}: ${chunk.path}` },
+            [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
+          );
+          chunk.status = 'completed';
+          chunk.transcript = result.transcript;
+          chunk.attempts = result.attempt;
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          chunk.status = 'failed';
+          chunk.error = failureMessage(err);
+          chunk.attempts = failedAttempts(err, input.retry.maximumAttempts);
+        }
+        reportProgress();
+      }),
+    );
+
+  try {
+    await transcribeAll();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    for (const chunk of state.chunks) {
+      if (chunk.status === 'completed') continue;
+      chunk.status = 'failed';
+      chunk.error = CANCELED;
+    }
+    state.completedTime = new Date().toISOString();
+    state.failureReason = CANCELED;
+    throw ApplicationFailure.create({
+      type: JOB_FAILED_ERROR,
+      message: CANCELED,
+      nonRetryable: true,
+      details: [state],
+    });
+  }
 
   state.completedTime = new Date().toISOString();
   const failed = state.chunks.filter((chunk) => chunk.status === 'failed');

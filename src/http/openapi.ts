@@ -32,7 +32,10 @@ const ERROR_RESPONSES: Record<string, { description: string; headers?: Record<st
   },
   '403': { description: 'The credentials do not allow this, e.g. naming another user.' },
   '404': { description: 'No such job, or not one the caller may see.' },
-  '409': { description: 'The Idempotency-Key was used before with a different request.' },
+  '409': {
+    description:
+      'The Idempotency-Key was used before with a different request, or the job to cancel has already finished.',
+  },
   '413': { description: 'The body, or an audio file it names, is too large.' },
   '414': { description: 'The URL is longer than 2048 characters.' },
   '415': { description: 'The body is not JSON, or an audio file is not a supported format.' },
@@ -143,6 +146,20 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         responses: authenticated({
           '200': { description: 'The job.', content: json(transcriptResultSchema) },
           ...errors('400', '404'),
+        }),
+      },
+      delete: {
+        operationId: 'cancelJob',
+        summary: 'Cancel a job in progress',
+        description:
+          'Its chunk calls to the ASR are aborted and it reads `failed` with `failureReason` "canceled" within seconds; chunks already transcribed keep their text. Owners and operators may cancel.',
+        parameters: [{ name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') }],
+        responses: authenticated({
+          '202': {
+            description: 'Cancellation requested; the job as it was at that moment.',
+            content: json(transcriptResultSchema),
+          },
+          ...errors('404', '409'),
         }),
       },
     },

@@ -199,6 +199,11 @@ export class TranscriptionJobs {
     return { ...times, ...state, jobStatus: 'failed', transcription: null, failureReason: reason };
   }
 
+  /** Asks the job to stop: its workflow cancels its chunk activities, which abort their ASR calls. */
+  async cancel(jobId: string): Promise<void> {
+    await this.client.workflow.getHandle(jobId).cancel();
+  }
+
   /** Resolves when the job has finished, or after `ms`, whichever comes first. */
   async waitForEnd(jobId: string, ms: number): Promise<void> {
     const handle = this.client.workflow.getHandle(jobId);

@@ -209,6 +209,33 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('when a user cancels a running job, then its ASR call is aborted and it reads failed with reason "canceled"', async () => {
+    await writeChunk(stack.audioRoot, 'cancel/part-1.wav', { transcript: 'kept' });
+    await writeChunk(stack.audioRoot, 'cancel/part-2.wav');
+    stack.simulator.script('cancel/part-2.wav', [{ status: 200, body: { text: 'never' }, delayMs: 60_000 }]);
+    const jobId = await stack.submit('erin', ['cancel/part-1.wav', 'cancel/part-2.wav']);
+    await stack.waitForJob(jobId, (job) => job.chunks[0].status === 'completed' && stack.simulator.inFlight() === 1);
+
+    const cancel = await stack.request('DELETE', `/transcript/${jobId}`, undefined, stack.auth('erin'));
+    expect(cancel.status).toBe(202);
+    const job = await stack.waitForJob(jobId);
+    expect(job).toMatchObject({ jobStatus: 'failed', failureReason: 'canceled', transcription: null });
+    expect(
+      job.chunks.map((chunk: { status: string; transcript: string | null }) => [chunk.status, chunk.transcript]),
+    ).toEqual([
+      ['completed', 'kept'],
+      ['failed', null],
+    ]);
+    // The worker aborts the call at its next heartbeat, well before the simulator's 60 s answer.
+    await pollUntil(
+      async () => stack.simulator.inFlight(),
+      (inFlight) => inFlight === 0,
+      15_000,
+    );
+    const again = await stack.request('DELETE', `/transcript/${jobId}`, undefined, stack.auth('erin'));
+    expect(again.status).toBe(409);
+  });
+
   it('when an operator terminates a job, then it reads failed with the reason, and finished chunks keep their text', async () => {
     stack.simulator.script('talk/part-4.wav', [{ status: 200, body: { text: 'late' }, delayMs: 30_000 }]);
     const jobId = await stack.submit('dave', ['talk/part-1.wav', 'talk/part-4.wav']);

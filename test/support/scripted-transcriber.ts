@@ -12,6 +12,8 @@ export type ScriptedStep = { text: string; delayMs?: number } | { error: Error }
  */
 export class ScriptedTranscriber implements Transcriber {
   readonly attempts: { name: string; attempt: number; startedAtMs: number }[] = [];
+  /** Files whose call was aborted by the activity's cancellation signal while the scripted delay ran. */
+  readonly aborted: string[] = [];
   private readonly steps = new Map<string, ScriptedStep[]>();
 
   constructor(
@@ -28,12 +30,19 @@ export class ScriptedTranscriber implements Transcriber {
     return this.attempts.filter((attempt) => attempt.name === name);
   }
 
-  async transcribe(audio: ChunkAudio): Promise<string> {
+  async transcribe(audio: ChunkAudio, options: { signal?: AbortSignal } = {}): Promise<string> {
     const { info } = Context.current();
     this.attempts.push({ name: audio.name, attempt: info.attempt, startedAtMs: await this.clock() });
     const step = this.steps.get(audio.name)?.shift() ?? this.fallback(audio.name);
     if ('error' in step) throw step.error;
-    if (step.delayMs) await sleep(step.delayMs);
+    if (step.delayMs) {
+      try {
+        await sleep(step.delayMs, undefined, { signal: options.signal });
+      } catch (err) {
+        if (options.signal?.aborted) this.aborted.push(audio.name);
+        throw err;
+      }
+    }
     return step.text;
   }
 }

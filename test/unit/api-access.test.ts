@@ -71,6 +71,12 @@ class InMemoryJobs {
     });
   }
 
+  readonly cancelled: string[] = [];
+
+  async cancel(jobId: string) {
+    this.cancelled.push(jobId);
+  }
+
   /** Completes a job, waking whoever waits for it. */
   complete(jobId: string, transcription: string) {
     const job = this.jobs.get(jobId);
@@ -97,6 +103,14 @@ describe('API access rules and hostile input', () => {
       withinDeadline: (fn) => fn(),
       ...overrides,
     }).callback();
+
+  const submitAs = async (user: 'alice' | 'bob') =>
+    (
+      await request(app())
+        .post('/transcribe')
+        .set(bearer(user))
+        .send({ audioChunkPaths: ['rec/one.wav'] })
+    ).body.jobId as string;
 
   beforeAll(async () => {
     const base = await tempDir('api-access');
@@ -234,14 +248,6 @@ describe('API access rules and hostile input', () => {
   });
 
   describe('long-polling a job', () => {
-    const submitAs = async (user: 'alice' | 'bob') =>
-      (
-        await request(app())
-          .post('/transcribe')
-          .set(bearer(user))
-          .send({ audioChunkPaths: ['rec/one.wav'] })
-      ).body.jobId as string;
-
     it('when a client waits on a running job, then the answer comes as soon as the job finishes', async () => {
       const jobId = await submitAs('alice');
       const started = Date.now();
@@ -275,6 +281,34 @@ describe('API access rules and hostile input', () => {
         expect(response.status).toBe(400);
         expect(response.body.error.details).toEqual([{ field: 'wait', message: expect.any(String) }]);
       }
+    });
+  });
+
+  describe('cancelling a job', () => {
+    it('when the owner or an operator cancels a running job, then the answer is 202 and the job is asked to stop', async () => {
+      const mine = await submitAs('alice');
+      const response = await request(app()).delete(`/transcript/${mine}`).set(bearer('alice'));
+      expect(response.status).toBe(202);
+      expect(response.headers.location).toBe(`/transcript/${mine}`);
+      expect(response.body).toMatchObject({ jobId: mine, jobStatus: 'in_progress' });
+      const bobs = await submitAs('bob');
+      expect((await request(app()).delete(`/transcript/${bobs}`).set(bearer('ops'))).status).toBe(202);
+      expect(jobs.cancelled).toEqual([mine, bobs]);
+    });
+
+    it("when a user cancels another user's job, then it is a 404 and nothing is cancelled", async () => {
+      const bobs = await submitAs('bob');
+      expect((await request(app()).delete(`/transcript/${bobs}`).set(bearer('alice'))).status).toBe(404);
+      expect(jobs.cancelled).toEqual([]);
+    });
+
+    it('when the job has already finished, then the answer is 409 saying how it ended', async () => {
+      const jobId = await submitAs('alice');
+      jobs.complete(jobId, 'done');
+      const response = await request(app()).delete(`/transcript/${jobId}`).set(bearer('alice'));
+      expect(response.status).toBe(409);
+      expect(response.body.error).toMatchObject({ code: 'job_finished', details: { jobId } });
+      expect(response.body.error.message).toMatch(/completed/);
     });
   });
 
@@ -354,6 +388,7 @@ describe('API access rules and hostile input', () => {
           search: jobs.search.bind(jobs),
           checkHealth: jobs.checkHealth.bind(jobs),
           waitForEnd: jobs.waitForEnd.bind(jobs),
+          cancel: jobs.cancel.bind(jobs),
         },
       });
       const response = await request(stuck).get('/transcript/job-1').set(bearer('alice'));

@@ -228,4 +228,26 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     });
     expect(state.transcription).toBe('text of c0.wav text of c1.wav');
   });
+
+  it('when the job is cancelled mid-way, then it fails with reason "canceled", the ASR call under way is aborted, and finished chunks keep their text', async () => {
+    const asr = new ScriptedTranscriber(clock).script('c1.wav', { text: 'never', delayMs: 20_000 });
+    const state = await runJob(asr, ['c0.wav', 'c1.wav'], async (jobId) => {
+      const handle = env.client.workflow.getHandle(jobId);
+      const deadline = Date.now() + 20_000;
+      while ((await handle.query(jobStateQuery)).chunks[0]?.status !== 'completed' && Date.now() < deadline);
+      await handle.cancel();
+      const failed = await failedState(jobId);
+      // The activity learns of the cancellation at its next heartbeat (every half heartbeat timeout).
+      const abortDeadline = Date.now() + 15_000;
+      while (asr.aborted.length === 0 && Date.now() < abortDeadline) await new Promise((r) => setTimeout(r, 100));
+      return failed;
+    });
+    expect(state.failureReason).toBe('canceled');
+    expect(state.completedTime).not.toBeNull();
+    expect(state.chunks.map((chunk) => [chunk.status, chunk.transcript, chunk.error])).toEqual([
+      ['completed', 'text of c0.wav', null],
+      ['failed', null, 'canceled'],
+    ]);
+    expect(asr.aborted).toEqual(['c1.wav']);
+  });
 });
