@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { isGrpcServiceError } from '@temporalio/client';
-import Koa, { type Context, type Middleware, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next, type ParameterizedContext } from 'koa';
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AuthenticationError, wwwAuthenticate } from './auth/auth-errors';
 import type { Principal } from './auth/principal';
@@ -50,7 +51,14 @@ export interface AppDependencies {
 
 interface State {
   caller: Caller;
+  /** This request's id: the client's `X-Request-Id` if it sent a sane one, otherwise a fresh UUID. */
+  requestId: string;
+  /** The logger for this request: every line carries its request id. */
+  log: Logger;
 }
+
+/** A client's request id is kept if it is short and plain, so it cannot forge log lines or bloat them. */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const MAX_URL_LENGTH = 2048;
 /** Every answer within 15 s, measured by the client: 13 s here leaves room for queues on both sides. */
@@ -144,8 +152,9 @@ export function createApp(deps: AppDependencies): Koa<State> {
     ctx.body = job;
   });
 
-  app.use(logRequests(deps.logger));
-  app.use(renderErrors(deps.logger));
+  app.use(assignRequestId(deps.logger));
+  app.use(logRequests);
+  app.use(renderErrors);
   app.use(describeUnrouted);
   app.use(rejectOversizedUrls);
   app.use(answerInTime(deps.answerWithinMs ?? ANSWER_WITHIN_MS, deps.withinDeadline));
@@ -284,21 +293,19 @@ async function inspectChunks(audio: Pick<AudioStore, 'inspect'>, paths: string[]
   );
 }
 
-function renderErrors(logger: Logger) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    try {
-      await next();
-    } catch (err) {
-      const error = toHttpError(err);
-      ctx.status = error.status;
-      ctx.set(error.headers);
-      ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
-      if (error.status >= 500 && !(err instanceof AsrBacklogFullError)) {
-        // The client sees only the opaque message; the real cause goes to the log.
-        logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
-      }
+async function renderErrors(ctx: ParameterizedContext<State>, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    const error = toHttpError(err);
+    ctx.status = error.status;
+    ctx.set(error.headers);
+    ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
+    if (error.status >= 500 && !(err instanceof AsrBacklogFullError)) {
+      // The client sees only the opaque message; the real cause goes to the log, under the request's id.
+      ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
     }
-  };
+  }
 }
 
 function toHttpError(err: unknown): HttpError {
@@ -341,16 +348,32 @@ function retryAfter(seconds: number): Record<string, string> {
   return { 'Retry-After': String(seconds) };
 }
 
-function logRequests(logger: Logger) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      logger.info(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
-        'request',
-      );
-    }
+function assignRequestId(logger: Logger): Middleware<State> {
+  return async (ctx, next) => {
+    const sent = ctx.get('x-request-id');
+    const requestId = REQUEST_ID_PATTERN.test(sent) ? sent : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    await next();
   };
+}
+
+async function logRequests(ctx: ParameterizedContext<State>, next: Next): Promise<void> {
+  const started = performance.now();
+  try {
+    await next();
+  } finally {
+    // The job a request was about, whether named in its path or just started by it.
+    const jobId = (ctx.params as Record<string, string> | undefined)?.jobId ?? jobIdOfBody(ctx.body);
+    ctx.state.log.info(
+      { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), jobId },
+      'request',
+    );
+  }
+}
+
+function jobIdOfBody(body: unknown): string | undefined {
+  const jobId = (body as { jobId?: unknown } | null | undefined)?.jobId;
+  return typeof jobId === 'string' ? jobId : undefined;
 }

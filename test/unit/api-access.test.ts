@@ -25,6 +25,18 @@ const authenticator = new BearerAuthenticator({
   apiKeys: new ApiKeyStore(parseApiKeyList(`${KEYS.alice}:alice:user,${KEYS.bob}:bob:user,${KEYS.ops}:ops:operator`)),
 });
 
+/** A logger whose JSON lines land in `lines`. */
+function capturedLog(level: 'trace' | 'info') {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: createLogger('api', level, sink) };
+}
+
 /** IN-MEMORY JOB STORE, a test double for TranscriptionJobs: records submissions and serves them back. */
 class InMemoryJobs {
   readonly submitted: SubmitJobRequest[] = [];
@@ -156,14 +168,8 @@ describe('API access rules and hostile input', () => {
     });
 
     it('when requests carry good and bad keys, then no key reaches the log', async () => {
-      const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      });
-      const logged = app({ logger: createLogger('api', 'trace', sink) });
+      const { lines, logger } = capturedLog('trace');
+      const logged = app({ logger });
       await request(logged).get('/transcript/search?jobStatus=completed').set(bearer('alice'));
       await request(logged).get('/transcript/job-1').set('authorization', 'Bearer wrong-key-ABCDEFGHIJKLMNOP');
       await request(logged)
@@ -244,6 +250,28 @@ describe('API access rules and hostile input', () => {
         .set(bearer('ops'))
         .send({ userId: 'bob', audioChunkPaths: ['rec/one.wav'] });
       expect(response.status).toBe(403);
+    });
+  });
+
+  describe('request ids', () => {
+    it('when a request comes without an id, then the answer carries a fresh one, and the log line has it and the job id', async () => {
+      const { lines, logger } = capturedLog('info');
+      const logged = app({ logger });
+      const response = await request(logged)
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav'] });
+      const requestId = response.headers['x-request-id'];
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      const line = JSON.parse(lines.find((entry) => entry.includes('"msg":"request"')) ?? '{}');
+      expect(line).toMatchObject({ requestId, jobId: response.body.jobId, status: 202 });
+    });
+
+    it('when a client sends a plain request id, then it is kept; a strange one is replaced', async () => {
+      const kept = await request(app()).get('/healthz').set('x-request-id', 'client-42.retry:1');
+      expect(kept.headers['x-request-id']).toBe('client-42.retry:1');
+      const replaced = await request(app()).get('/healthz').set('x-request-id', 'a b "c"');
+      expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
 
