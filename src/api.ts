@@ -6,6 +6,7 @@ import { createCodecRouter, codecPayloadsSchema } from './http/codec-routes';
 import { CodecSessions } from './http/codec-sessions';
 import type { Config } from './config';
 import { RateLimiter } from './http/rate-limiter';
+import { ApiMetrics } from './http/api-metrics';
 import { JobAdmission } from './jobs/job-admission';
 import type { Logger } from './logger';
 import { AudioStore } from './storage/audio-store';
@@ -53,6 +54,7 @@ export async function createApiServer(config: Config, logger: Logger): Promise<{
     },
     limits: { maxChunksPerJob: config.audio.maxChunksPerJob, maxBodyBytes: config.api.maxBodyBytes },
     logger,
+    metrics: new ApiMetrics(),
     withinDeadline: (fn, extraMs) => client.withDeadline(Date.now() + REQUEST_BUDGET_MS + extraMs, fn),
   });
   const handle = app.callback();

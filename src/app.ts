@@ -7,6 +7,7 @@ import { AuthenticationError, wwwAuthenticate } from './auth/auth-errors';
 import type { Principal } from './auth/principal';
 import { actingUserId, mayRead, type Caller } from './http/caller';
 import { HttpError, type FieldProblem } from './http/http-error';
+import type { ApiMetrics } from './http/api-metrics';
 import { buildOpenApiDocument } from './http/openapi';
 import type { RateLimiter } from './http/rate-limiter';
 import { readJsonBody } from './http/read-json-body';
@@ -47,6 +48,8 @@ export interface AppDependencies {
   withinDeadline: <T>(fn: () => Promise<T>, extraMs: number) => Promise<T>;
   /** A request not answered by then gets a 503 at once, whatever it is still waiting for. Default 13 s. */
   answerWithinMs?: number;
+  /** Counts and times requests, and serves them at `GET /metrics` to operators. */
+  metrics: ApiMetrics;
 }
 
 interface State {
@@ -138,6 +141,16 @@ export function createApp(deps: AppDependencies): Koa<State> {
     ctx.body = await deps.jobs.get(jobId);
   });
 
+  jobRoutes.get('/metrics', async (ctx) => {
+    const { caller } = ctx.state;
+    if (caller.authenticated && caller.principal.role !== 'operator') {
+      throw new HttpError(403, 'forbidden', 'only operators may read the metrics');
+    }
+    const { contentType, body } = await deps.metrics.render();
+    ctx.type = contentType;
+    ctx.body = body;
+  });
+
   jobRoutes.delete('/transcript/:jobId', async (ctx) => {
     const { jobId } = ctx.params as { jobId: string };
     if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
@@ -152,10 +165,12 @@ export function createApp(deps: AppDependencies): Koa<State> {
     ctx.body = job;
   });
 
+  app.use(deps.metrics.middleware());
   app.use(assignRequestId(deps.logger));
   app.use(logRequests);
   app.use(renderErrors);
   app.use(describeUnrouted);
+  app.use(searchIsNotAJob);
   app.use(rejectOversizedUrls);
   app.use(answerInTime(deps.answerWithinMs ?? ANSWER_WITHIN_MS, deps.withinDeadline));
   for (const router of [publicRoutes, deps.codec?.router, jobRoutes]) {
@@ -224,6 +239,24 @@ function limitRate(rateLimiter: Pick<RateLimiter, 'take'>): Middleware<State> {
     }
     await next();
   };
+}
+
+/**
+ * `/transcript/search` also matches `/transcript/:jobId`, so the router would offer the job's methods (DELETE) on
+ * it and route them to a job named "search". It is only ever read.
+ */
+async function searchIsNotAJob(ctx: Context, next: Next): Promise<void> {
+  if (ctx.path !== '/transcript/search' || ctx.method === 'GET' || ctx.method === 'HEAD') {
+    await next();
+    return;
+  }
+  ctx.set('Allow', 'HEAD, GET');
+  if (ctx.method === 'OPTIONS') {
+    ctx.status = 200;
+    ctx.body = '';
+    return;
+  }
+  ctx.status = 405;
 }
 
 /**

@@ -163,6 +163,18 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         }),
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics of this API process (operators only)',
+        description:
+          'Requests by route template, method and status, their latency, and the Node process figures, in the Prometheus text format.',
+        responses: authenticated({
+          '200': { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errors('403'),
+        }),
+      },
+    },
     '/healthz': {
       get: {
         operationId: 'health',

@@ -9,6 +9,7 @@ import { RateLimiter } from '../../src/http/rate-limiter';
 import { AsrBacklogFullError, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
 import { JobNotFoundError, type SubmitJobRequest } from '../../src/jobs/transcription-jobs';
 import type { TranscriptResult } from '../../src/jobs/transcript-result';
+import { ApiMetrics } from '../../src/http/api-metrics';
 import { createLogger } from '../../src/logger';
 import { AudioStore } from '../../src/storage/audio-store';
 import { wavBytes } from '../../bench/wav-file';
@@ -113,6 +114,7 @@ describe('API access rules and hostile input', () => {
       limits: { maxChunksPerJob: 24, maxBodyBytes: 4096 },
       logger: createLogger('api', 'silent'),
       withinDeadline: (fn) => fn(),
+      metrics: new ApiMetrics(),
       ...overrides,
     }).callback();
 
@@ -253,6 +255,29 @@ describe('API access rules and hostile input', () => {
     });
   });
 
+  describe('metrics', () => {
+    it('when an operator reads /metrics, then requests are counted by route template, never by job id', async () => {
+      const served = app();
+      const jobId = await submitAs('alice');
+      await request(served).get(`/transcript/${jobId}`).set(bearer('alice'));
+      await request(served).get('/transcript/job-404').set(bearer('alice'));
+      const response = await request(served).get('/metrics').set(bearer('ops'));
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^text\/plain/);
+      expect(response.text).toMatch(
+        /transcription_api_requests_total\{method="GET",route="\/transcript\/:jobId",status="200"\} 1/,
+      );
+      expect(response.text).toMatch(/route="\/transcript\/:jobId",status="404"\} 1/);
+      expect(response.text).toContain('transcription_api_request_duration_seconds_bucket');
+      expect(response.text).not.toContain('job-404');
+    });
+
+    it('when a user who is not an operator reads /metrics, then the answer is 403', async () => {
+      expect((await request(app()).get('/metrics').set(bearer('alice'))).status).toBe(403);
+      expect((await request(app()).get('/metrics')).status).toBe(401);
+    });
+  });
+
   describe('request ids', () => {
     it('when a request comes without an id, then the answer carries a fresh one, and the log line has it and the job id', async () => {
       const { lines, logger } = capturedLog('info');
@@ -322,6 +347,16 @@ describe('API access rules and hostile input', () => {
       const bobs = await submitAs('bob');
       expect((await request(app()).delete(`/transcript/${bobs}`).set(bearer('ops'))).status).toBe(202);
       expect(jobs.cancelled).toEqual([mine, bobs]);
+    });
+
+    it('when DELETE or OPTIONS reach /transcript/search, then it is the search, which is only read: 405 and Allow', async () => {
+      const deleted = await request(app()).delete('/transcript/search').set(bearer('alice'));
+      expect(deleted.status).toBe(405);
+      expect(deleted.headers.allow).toBe('HEAD, GET');
+      expect(deleted.body.error.code).toBe('method_not_allowed');
+      const options = await request(app()).options('/transcript/search').set(bearer('alice'));
+      expect(options.headers.allow).toBe('HEAD, GET');
+      expect(jobs.cancelled).toEqual([]);
     });
 
     it("when a user cancels another user's job, then it is a 404 and nothing is cancelled", async () => {
