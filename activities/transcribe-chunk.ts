@@ -20,13 +20,25 @@ export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencie
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
     const context = Context.current();
     const { attempt, heartbeatTimeoutMs } = context.info;
+    const started = performance.now();
+    const record = (outcome: string) => {
+      const meter = context.metricMeter;
+      meter
+        .createHistogram('transcription_asr_call_seconds', 'float', 's', 'Time of one ASR attempt, by outcome.')
+        .record((performance.now() - started) / 1000, { outcome });
+      meter
+        .createCounter('transcription_asr_attempts', '', 'ASR attempts, by outcome (ok or the error class).')
+        .add(1, { outcome });
+    };
     const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
     try {
       const chunkAudio = await audio.open(input.path);
       const transcript = await asr.transcribe(chunkAudio, { signal: context.cancellationSignal });
       log.info('chunk transcribed', { jobId: input.jobId, chunk: input.index, attempt, bytes: chunkAudio.size });
+      record('ok');
       return { transcript, attempt };
     } catch (err) {
+      record(err instanceof Error ? err.name : 'Error');
       throw chunkFailure(err, input, attempt);
     } finally {
       clearInterval(beat);

@@ -207,6 +207,10 @@ export const CONFIG_VARIABLES = {
     doc: 'ASR calls all workers of the task queue make at once; each live worker takes an equal share.',
     schema: positiveInt(1000),
   },
+  WORKER_METRICS_ADDRESS: {
+    doc: "host:port where the worker serves Prometheus metrics at /metrics (the Temporal SDK's own, ASR calls, jobs by outcome). Unset: none.",
+    schema: optionalString,
+  },
   WORKER_MAX_CONCURRENT_ACTIVITIES: {
     doc: 'ASR calls (chunks) one worker makes at once, whatever its share of ASR_MAX_CONCURRENT_CALLS.',
     schema: positiveInt(1000),
@@ -347,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       heartbeatMs: v.CHUNK_HEARTBEAT_TIMEOUT_MS,
     },
     worker: {
+      metricsAddress: v.WORKER_METRICS_ADDRESS,
       maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxActivityPollers: v.WORKER_MAX_ACTIVITY_POLLERS,
       maxWorkflowPollers: v.WORKER_MAX_WORKFLOW_POLLERS,

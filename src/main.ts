@@ -3,6 +3,7 @@ import { cp, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from './config';
 import { superviseLocalEngine } from './asr/local-engine';
+import { freePort } from './free-port';
 import { ensureDevelopmentCredentials, type DevelopmentKey } from './dev-credentials';
 import { createLogger, type Logger } from './logger';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -98,10 +99,17 @@ async function main(): Promise<void> {
     // a busy machine, so the default minute of ASR timeout is too tight.
     env.ASR_TIMEOUT_MS ??= String(LOCAL_ENGINE_TIMEOUT_MS);
   }
+  // Operators find the worker's metrics in the banner; a fixed address from the environment is kept.
+  env.WORKER_METRICS_ADDRESS ??= `127.0.0.1:${await freePort()}`;
   await start('worker', 'worker-main.js');
   const { url: apiUrl } = await start('api', 'server.js');
 
-  printBanner(config, developmentKeys, { apiUrl: apiUrl ?? '', uiUrl: devServer?.uiUrl, asrUrl: env.ASR_URL ?? '' });
+  printBanner(config, developmentKeys, {
+    apiUrl: apiUrl ?? '',
+    uiUrl: devServer?.uiUrl,
+    asrUrl: env.ASR_URL ?? '',
+    workerMetricsUrl: `http://${env.WORKER_METRICS_ADDRESS}/metrics`,
+  });
 }
 
 /** On a first start (an empty audio root), copies the example recordings in so the banner's curl works at once. */
@@ -144,7 +152,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 function printBanner(
   config: Config,
   keys: DevelopmentKey[],
-  urls: { apiUrl: string; uiUrl?: string; asrUrl: string },
+  urls: { apiUrl: string; uiUrl?: string; asrUrl: string; workerMetricsUrl: string },
 ): void {
   const user = keys.find((key) => key.role === 'user');
   const auth = user ? `-H 'authorization: Bearer ${user.key}' ` : '';
@@ -157,6 +165,7 @@ function printBanner(
       : []),
     `  ASR                 ${urls.asrUrl}${asrKind(config)}`,
     `  Audio root          ${config.audio.root}`,
+    `  Metrics             ${urls.apiUrl}/metrics (operator key)   worker: ${urls.workerMetricsUrl}`,
     ...keys.map((key) => `  API key ${`${key.userId} (${key.role})`.padEnd(16)} ${key.key}`),
     ...(config.auth.methods.includes('none') ? ['  Authentication      OFF (AUTH_METHODS=none)'] : []),
     '',

@@ -22,7 +22,23 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', config.logLevel);
   if (!config.asr.url) throw new ConfigError(['ASR_URL: required by the worker (npm start sets it to the simulator)']);
   const codec = await loadPayloadCodec(config);
-  Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
+  Runtime.install({
+    logger: temporalLoggerFor(logger),
+    shutdownSignals: [],
+    ...(config.worker.metricsAddress
+      ? {
+          telemetryOptions: {
+            metrics: {
+              prometheus: {
+                bindAddress: config.worker.metricsAddress,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+              },
+            },
+          },
+        }
+      : {}),
+  });
 
   const { temporal } = config;
   await (await connectPreparedClient(config)).close();

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   isCancellation,
+  metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -57,6 +58,8 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   });
 
   const total = state.chunks.length;
+  // Counted once per job, when it ends; the SDK does not count again when the workflow is replayed.
+  const jobsEnded = metricMeter.createCounter('transcription_jobs', '', 'Jobs ended, by outcome.');
   const reportProgress = (): void => {
     const done = state.chunks.filter((chunk) => chunk.status === 'completed').length;
     const failed = state.chunks.filter((chunk) => chunk.status === 'failed').length;
@@ -96,6 +99,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
     }
     state.completedTime = new Date().toISOString();
     state.failureReason = CANCELED;
+    jobsEnded.add(1, { outcome: CANCELED });
     throw ApplicationFailure.create({
       type: JOB_FAILED_ERROR,
       message: CANCELED,
@@ -107,6 +111,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   state.completedTime = new Date().toISOString();
   const failed = state.chunks.filter((chunk) => chunk.status === 'failed');
   if (failed.length > 0) {
+    jobsEnded.add(1, { outcome: 'failed' });
     state.failureReason = failed.map((chunk) => `chunk ${chunk.index} (${chunk.path}): ${chunk.error}`).join('; ');
     throw ApplicationFailure.create({
       type: JOB_FAILED_ERROR,
@@ -116,6 +121,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
     });
   }
   state.transcription = stitchTranscript(state.chunks.map((chunk) => chunk.transcript ?? ''));
+  jobsEnded.add(1, { outcome: 'completed' });
   return state;
 }
 

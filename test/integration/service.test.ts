@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeChunk } from '../support/temp-dir';
-import { ServiceStack, pollUntil } from '../support/service-stack';
+import { ServiceStack, freePort, pollUntil } from '../support/service-stack';
 
 /**
  * The whole service for real: the pinned Temporal dev server, worker processes, the ASR simulator, and the API
@@ -11,9 +11,11 @@ describe('transcription service on the real Temporal dev server', () => {
   let worker: ChildProcess;
   let completedJobId: string;
   let failedJobId: string;
+  let workerMetrics: string;
 
   beforeAll(async () => {
-    stack = await ServiceStack.start({ failPattern: /^broken\// });
+    workerMetrics = `127.0.0.1:${await freePort()}`;
+    stack = await ServiceStack.start({ failPattern: /^broken\//, env: { WORKER_METRICS_ADDRESS: workerMetrics } });
     for (let index = 1; index <= 4; index += 1) {
       await writeChunk(stack.audioRoot, `talk/part-${index}.wav`, { transcript: `words of part ${index}` });
     }
@@ -108,6 +110,22 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(response.json.error).toMatchObject({ code });
     expect(typeof response.json.error.message).toBe('string');
     expect(response.text).not.toMatch(/\n\s+at /);
+  });
+
+  it('when an operator scrapes the worker, then it shows the SDK metrics, ASR attempts by outcome and jobs by outcome', async () => {
+    await stack.waitForJob(completedJobId);
+    await stack.waitForJob(failedJobId);
+    // The exporter publishes what the SDK recorded about once a second.
+    const metrics = await pollUntil(
+      async () => (await fetch(`http://${workerMetrics}/metrics`)).text(),
+      (text) => /transcription_jobs_total\{[^}]*outcome="failed"/.test(text),
+      15_000,
+    );
+    expect(metrics).toMatch(/transcription_jobs_total\{[^}]*outcome="completed"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/transcription_asr_attempts_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/transcription_asr_attempts_total\{[^}]*outcome="AsrUnavailableError"[^}]*\} [3-9]/);
+    expect(metrics).toMatch(/transcription_asr_call_seconds_bucket/);
+    expect(metrics).toMatch(/temporal_activity_execution_latency_bucket/);
   });
 
   it('when the body is not JSON, then the answer is 415', async () => {
