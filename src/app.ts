@@ -128,17 +128,24 @@ export function createApp(deps: AppDependencies): Koa<State> {
   jobRoutes.get('/transcript/:jobId', async (ctx) => {
     const { jobId } = ctx.params as { jobId: string };
     if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
-    const { wait } = parseRequest(getJobSchema, ctx.query);
-    const job = await deps.jobs.get(jobId);
+    const { wait, format } = parseRequest(getJobSchema, ctx.query);
+    let job = await deps.jobs.get(jobId);
     // Someone else's job is answered exactly like a missing one: its existence is not the caller's business.
     // Checked before any waiting, so how long the answer takes says nothing about it either.
     if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
-    if (job.jobStatus !== 'in_progress' || !wait) {
+    if (job.jobStatus === 'in_progress' && wait) {
+      await deps.jobs.waitForEnd(jobId, wait * 1000);
+      job = await deps.jobs.get(jobId);
+    }
+    if (format !== 'txt') {
       ctx.body = job;
       return;
     }
-    await deps.jobs.waitForEnd(jobId, wait * 1000);
-    ctx.body = await deps.jobs.get(jobId);
+    if (job.jobStatus !== 'completed') {
+      throw new HttpError(409, 'job_not_completed', `the job has no transcript: it is ${job.jobStatus}`, { jobId });
+    }
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = `${job.transcription ?? ''}\n`;
   });
 
   jobRoutes.get('/metrics', async (ctx) => {

@@ -34,7 +34,7 @@ const ERROR_RESPONSES: Record<string, { description: string; headers?: Record<st
   '404': { description: 'No such job, or not one the caller may see.' },
   '409': {
     description:
-      'The Idempotency-Key was used before with a different request, or the job to cancel has already finished.',
+      'The Idempotency-Key was used before with a different request, the job to cancel has already finished, or a transcript was asked of a job that has not completed.',
   },
   '413': { description: 'The body, or an audio file it names, is too large.' },
   '414': { description: 'The URL is longer than 2048 characters.' },
@@ -144,8 +144,11 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           ...queryParameters(getJobSchema),
         ],
         responses: authenticated({
-          '200': { description: 'The job.', content: json(transcriptResultSchema) },
-          ...errors('400', '404'),
+          '200': {
+            description: 'The job (`format=json`), or its transcript as plain text (`format=txt`).',
+            content: { ...json(transcriptResultSchema), 'text/plain': { schema: { type: 'string' } } },
+          },
+          ...errors('400', '404', '409'),
         }),
       },
       delete: {

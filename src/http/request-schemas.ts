@@ -70,6 +70,10 @@ export const getJobSchema = z.strictObject({
       description: `Seconds (0-${MAX_WAIT_SECONDS}) to hold the answer while the job is in progress: it comes back as soon as the job finishes, or after that long with the job as it is then.`,
       example: 10,
     }),
+  format: z.enum(['json', 'txt'], { message: 'must be json or txt' }).optional().meta({
+    description:
+      '`json` (the default): the job. `txt`: the transcript alone as plain text, once the job has completed (409 before).',
+  }),
 });
 
 export const searchJobsSchema = z.strictObject({

@@ -337,6 +337,29 @@ describe('API access rules and hostile input', () => {
     });
   });
 
+  describe('transcript formats', () => {
+    it('when a completed job is read with format=txt, then the answer is its transcript alone, as plain text', async () => {
+      const jobId = await submitAs('alice');
+      jobs.complete(jobId, 'hello there');
+      const response = await request(app()).get(`/transcript/${jobId}?format=txt`).set(bearer('alice'));
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(response.text).toBe('hello there\n');
+      const asJson = await request(app()).get(`/transcript/${jobId}?format=json`).set(bearer('alice'));
+      expect(asJson.body.transcription).toBe('hello there');
+    });
+
+    it('when a job in progress is read with format=txt, then the answer is 409; an unknown format is 400', async () => {
+      const jobId = await submitAs('alice');
+      const running = await request(app()).get(`/transcript/${jobId}?format=txt`).set(bearer('alice'));
+      expect(running.status).toBe(409);
+      expect(running.body.error.code).toBe('job_not_completed');
+      const unknown = await request(app()).get(`/transcript/${jobId}?format=docx`).set(bearer('alice'));
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.details).toEqual([{ field: 'format', message: 'must be json or txt' }]);
+    });
+  });
+
   describe('cancelling a job', () => {
     it('when the owner or an operator cancels a running job, then the answer is 202 and the job is asked to stop', async () => {
       const mine = await submitAs('alice');
