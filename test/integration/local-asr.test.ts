@@ -64,6 +64,12 @@ describe('the local ASR engine', () => {
     expect(wordErrorRate(await fox(), reply.body.text as string).wer).toBeLessThanOrEqual(MAX_WER);
   });
 
+  it('when a file is named for another format than it holds, then it is decoded by its content', async () => {
+    const reply = await transcribe(engine.url, 'fox.wav', await readFile(path.join(SPEECH, 'fox-opus.ogg')));
+    expect(reply.status).toBe(200);
+    expect(wordErrorRate(await fox(), reply.body.text as string).wer).toBeLessThanOrEqual(MAX_WER);
+  });
+
   it('when the audio is silence, then the transcript is empty, not an error', async () => {
     const reply = await transcribe(engine.url, 'silence.wav', await readFile(path.join(SPEECH, 'silence.wav')));
     expect(reply).toEqual({ status: 200, body: { text: '' } });
