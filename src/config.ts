@@ -207,6 +207,10 @@ export const CONFIG_VARIABLES = {
     doc: 'ASR calls all workers of the task queue make at once; each live worker takes an equal share.',
     schema: positiveInt(1000),
   },
+  WORKER_SHUTDOWN_GRACE_MS: {
+    doc: 'On SIGTERM the worker stops polling and gives running chunks this long to finish; the rest are cancelled (their ASR calls aborted) and retried by Temporal on another worker.',
+    schema: positiveInt(20_000),
+  },
   WORKER_METRICS_ADDRESS: {
     doc: "host:port where the worker serves Prometheus metrics at /metrics (the Temporal SDK's own, ASR calls, jobs by outcome). Unset: none.",
     schema: optionalString,
@@ -352,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     worker: {
       metricsAddress: v.WORKER_METRICS_ADDRESS,
+      shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE_MS,
       maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxActivityPollers: v.WORKER_MAX_ACTIVITY_POLLERS,
       maxWorkflowPollers: v.WORKER_MAX_WORKFLOW_POLLERS,

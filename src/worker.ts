@@ -40,6 +40,8 @@ export async function createTranscriptionWorker(options: {
     workflowBundle: options.workflowBundle,
     activities,
     identity: options.identity,
+    // The SDK's default of 0 would cancel every chunk under way the moment the worker is asked to stop.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
     dataConverter: { payloadCodecs: [options.codec] },
     // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100;
     // how many is the fleet's decision, not just this worker's. The other kinds keep the SDK's default sizes.

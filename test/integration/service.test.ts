@@ -302,6 +302,28 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(job.chunks[2].attempts).toBe(2);
   });
 
+  it('when the worker is asked to stop mid-chunk, then it lets the chunk finish first, and the ASR is not called again', async () => {
+    await writeChunk(stack.audioRoot, 'drain/part-1.wav', { transcript: 'finished before leaving' });
+    stack.simulator.script('drain/part-1.wav', [
+      { status: 200, body: { text: 'finished before leaving' }, delayMs: 3000 },
+    ]);
+    const jobId = await stack.submit('erin', ['drain/part-1.wav']);
+    await pollUntil(
+      async () => stack.simulator.inFlight(),
+      (inFlight) => inFlight === 1,
+      15_000,
+    );
+    const stopping = Date.now();
+    await stack.stopWorker(worker, 'SIGTERM');
+    expect(Date.now() - stopping).toBeGreaterThan(1000);
+    worker = await stack.startWorker();
+
+    const job = await stack.waitForJob(jobId);
+    expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'finished before leaving' });
+    expect(job.chunks[0].attempts).toBe(1);
+    expect(stack.simulator.requestCount('drain/part-1.wav')).toBe(1);
+  });
+
   it('when no worker is running, then finished jobs are still read in full and a new job still answers', async () => {
     await stack.stopWorker(worker);
 
