@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { freePort } from '../free-port';
+import { spawnGuarded } from '../guarded-process';
 
 export interface LocalEngineOptions {
   /** Where `npm run setup` installed the engine's Python environment (`<toolsDir>/asr-venv`). */
@@ -41,12 +40,6 @@ export function localEnginePython(toolsDir: string): string {
   return path.join(toolsDir, 'asr-venv', 'bin', 'python');
 }
 
-/**
- * Same guard as the dev server's: the engine stops when our end of its stdin closes, on `stop()` and also when
- * this process dies without a chance to clean up, so no orphan keeps the port and the CPU.
- */
-const GUARD = 'exec 3<&0; "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null) & wait "$pid"';
-
 /** Starts `asr-engine/server.py` (faster-whisper, tiny.en) on loopback and waits until it has loaded its model. */
 export async function startLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
   const args = [
@@ -64,38 +57,25 @@ export async function startLocalEngine(options: LocalEngineOptions): Promise<Loc
     '--max-seconds',
     String(options.maxChunkSeconds),
   ];
-  const child: ChildProcess = spawn(
-    'sh',
-    ['-c', GUARD, 'asr-engine', localEnginePython(options.toolsDir), '-u', ...args],
-    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const stop = async (): Promise<void> => {
-    // Also after the server died on its own: closing stdin ends the guard's watcher, which would linger.
-    child.stdin?.end();
-    await exited;
-  };
-  const recent: string[] = [];
-  const remember = (line: string) => {
-    recent.push(line);
-    if (recent.length > 20) recent.shift();
-    options.onOutput?.(line);
-  };
-  createInterface({ input: child.stderr! }).on('line', remember);
-
-  const ready = new Promise<{ url: string; pid: number }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const message = JSON.parse(line) as { ready?: boolean; url?: string; pid?: number };
-        if (message.ready && message.url && message.pid) resolve({ url: message.url, pid: message.pid });
-      } catch {
-        remember(line);
+  let announce!: (ready: { url: string; pid: number }) => void;
+  const announced = new Promise<{ url: string; pid: number }>((resolve) => (announce = resolve));
+  const engine = spawnGuarded('asr-engine', localEnginePython(options.toolsDir), ['-u', ...args], (line, stream) => {
+    try {
+      const message = JSON.parse(line) as { ready?: boolean; url?: string; pid?: number };
+      if (stream === 'stdout' && message.ready && message.url && message.pid) {
+        announce({ url: message.url, pid: message.pid });
+        return;
       }
-    });
-    void exited.then((code) =>
-      reject(new Error(`the local ASR engine exited before it was ready (code ${code}):\n${recent.join('\n')}`)),
-    );
+    } catch {
+      // not the ready line: ordinary output
+    }
+    options.onOutput?.(line);
   });
+  const diedFirst = engine.exited.then((code) => {
+    throw new Error(`the local ASR engine exited before it was ready (code ${code}):\n${engine.recentOutput()}`);
+  });
+  // Raced only until the engine is ready; its later exit is the supervisor's business.
+  diedFirst.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -104,10 +84,10 @@ export async function startLocalEngine(options: LocalEngineOptions): Promise<Loc
     );
   });
   try {
-    const { url, pid } = await Promise.race([ready, timeout]);
-    return { url, exited, pid, stop };
+    const { url, pid } = await Promise.race([announced, diedFirst, timeout]);
+    return { url, exited: engine.exited, pid, stop: () => engine.stop() };
   } catch (err) {
-    await stop();
+    await engine.stop();
     throw err;
   } finally {
     clearTimeout(timer);

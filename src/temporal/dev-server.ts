@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { spawnGuarded } from '../guarded-process';
 import { connectClient } from './wait-for-temporal';
 
 export interface DevServerOptions {
@@ -33,12 +33,6 @@ export interface DevServer {
 export function temporalCliPath(toolsDir: string): string {
   return path.join(toolsDir, 'venv', 'bin', 'temporal');
 }
-
-/**
- * The server runs under a small shell guard that stops it when our end of its stdin closes: on `stop()`, and
- * also when this process dies without a chance to clean up (SIGKILL), so no orphan keeps the database and ports.
- */
-const GUARD = 'exec 3<&0; "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null) & wait "$pid"';
 
 /**
  * Starts `temporal server start-dev` on loopback with a persistent SQLite database in WAL mode, and waits
@@ -75,37 +69,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
     ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
   ];
-  const child: ChildProcess = spawn(
-    'sh',
-    ['-c', GUARD, 'temporal-dev-server', temporalCliPath(options.toolsDir), ...args],
-    {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the server last.
-      detached: true,
-    },
+  // Under the guard, so no orphan keeps the database and ports if this process dies.
+  const server = spawnGuarded('temporal-dev-server', temporalCliPath(options.toolsDir), args, (line) =>
+    options.onOutput?.(line),
   );
-  const recent: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      options.onOutput?.(line);
-    }
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { exited } = server;
 
   const address = `127.0.0.1:${options.port}`;
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.stdin?.end();
-    await exited;
-  };
+  const stop = (): Promise<void> => server.stop();
 
   try {
     const exitedEarly = exited.then((code) => {
-      throw new Error(`temporal server start-dev exited (code ${code}):\n${recent.join('\n')}`);
+      throw new Error(`temporal server start-dev exited (code ${code}):\n${server.recentOutput()}`);
     });
     exitedEarly.catch(() => undefined);
     const connection = await Promise.race([
@@ -119,7 +94,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   return {
     address,
-    pid: child.pid,
+    pid: server.pid,
     uiUrl: options.uiPort === undefined ? undefined : `http://127.0.0.1:${options.uiPort}`,
     exited,
     stop,
