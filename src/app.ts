@@ -20,6 +20,7 @@ import {
   submitJobSchema,
 } from './http/request-schemas';
 import { AsrBacklogFullError, TooManyJobsInFlightError, type JobAdmission } from './jobs/job-admission';
+import type { TranscriptResult } from './jobs/transcript-result';
 import {
   IdempotencyConflictError,
   InvalidPageTokenError,
@@ -125,14 +126,25 @@ export function createApp(deps: AppDependencies): Koa<State> {
     ctx.body = await deps.jobs.search({ ...request, userId });
   });
 
-  jobRoutes.get('/transcript/:jobId', async (ctx) => {
+  /** The job id the path names; one that could never be a job's is answered as a missing job. */
+  const jobIdOf = (ctx: ParameterizedContext<State>): string => {
     const { jobId } = ctx.params as { jobId: string };
     if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
-    const { wait, format } = parseRequest(getJobSchema, ctx.query);
-    let job = await deps.jobs.get(jobId);
+    return jobId;
+  };
+  /** The job, if the caller may see it. */
+  const readableJob = async (jobId: string, caller: Caller): Promise<TranscriptResult> => {
+    const job = await deps.jobs.get(jobId);
     // Someone else's job is answered exactly like a missing one: its existence is not the caller's business.
-    // Checked before any waiting, so how long the answer takes says nothing about it either.
-    if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
+    if (!mayRead(caller, job.userId)) throw new JobNotFoundError(jobId);
+    return job;
+  };
+
+  jobRoutes.get('/transcript/:jobId', async (ctx) => {
+    const jobId = jobIdOf(ctx);
+    const { wait, format } = parseRequest(getJobSchema, ctx.query);
+    // Checked before any waiting, so how long the answer takes says nothing about someone else's job either.
+    let job = await readableJob(jobId, ctx.state.caller);
     if (job.jobStatus === 'in_progress' && wait) {
       await deps.jobs.waitForEnd(jobId, wait * 1000);
       job = await deps.jobs.get(jobId);
@@ -159,10 +171,8 @@ export function createApp(deps: AppDependencies): Koa<State> {
   });
 
   jobRoutes.delete('/transcript/:jobId', async (ctx) => {
-    const { jobId } = ctx.params as { jobId: string };
-    if (!JOB_ID_PATTERN.test(jobId)) throw new JobNotFoundError(jobId);
-    const job = await deps.jobs.get(jobId);
-    if (!mayRead(ctx.state.caller, job.userId)) throw new JobNotFoundError(jobId);
+    const jobId = jobIdOf(ctx);
+    const job = await readableJob(jobId, ctx.state.caller);
     if (job.jobStatus !== 'in_progress') {
       throw new HttpError(409, 'job_finished', `the job has already finished (${job.jobStatus})`, { jobId });
     }
