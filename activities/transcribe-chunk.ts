@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import type { MetricMeter } from '@temporalio/common';
 import type { Transcriber } from '../src/asr/asr-client';
 import { AsrUnavailableError } from '../src/asr/asr-errors';
 import type { AudioStore } from '../src/storage/audio-store';
@@ -13,22 +14,21 @@ export interface TranscribeChunkDependencies {
  * Builds the `transcribeChunk` activity: reads one chunk's file from the audio root and sends it to the ASR.
  * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried within seconds, and
  * it aborts the ASR call when the job is cancelled. Each heartbeat is a write to the job's history, so it beats
- * only every half heartbeat timeout: a typical call sends one or none, yet a live worker never misses the timeout. Retries are Temporal's: a failure leaves here typed, and the
- * workflow's retry policy decides by type.
+ * only every half heartbeat timeout: a typical call sends one or none, yet a live worker never misses the
+ * timeout. Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
  */
 export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencies) {
+  let metrics: AsrMetrics | undefined;
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
     const context = Context.current();
     const { attempt, heartbeatTimeoutMs } = context.info;
+    // Made once, not per attempt: their tags (namespace, task queue, activity type) are the same for every call.
+    metrics ??= asrMetrics(context.metricMeter);
+    const { callSeconds, attempts } = metrics;
     const started = performance.now();
     const record = (outcome: string) => {
-      const meter = context.metricMeter;
-      meter
-        .createHistogram('transcription_asr_call_seconds', 'float', 's', 'Time of one ASR attempt, by outcome.')
-        .record((performance.now() - started) / 1000, { outcome });
-      meter
-        .createCounter('transcription_asr_attempts', '', 'ASR attempts, by outcome (ok or the error class).')
-        .add(1, { outcome });
+      callSeconds.record((performance.now() - started) / 1000, { outcome });
+      attempts.add(1, { outcome });
     };
     const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
     try {
@@ -43,6 +43,24 @@ export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencie
     } finally {
       clearInterval(beat);
     }
+  };
+}
+
+type AsrMetrics = ReturnType<typeof asrMetrics>;
+
+function asrMetrics(meter: MetricMeter) {
+  return {
+    callSeconds: meter.createHistogram(
+      'transcription_asr_call_seconds',
+      'float',
+      's',
+      'Time of one ASR attempt, by outcome.',
+    ),
+    attempts: meter.createCounter(
+      'transcription_asr_attempts',
+      '',
+      'ASR attempts, by outcome (ok or the error class).',
+    ),
   };
 }
 
