@@ -67,8 +67,8 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   };
   reportProgress();
 
-  const transcribeAll = () =>
-    Promise.all(
+  try {
+    await Promise.all(
       state.chunks.map(async (chunk) => {
         try {
           const result = await transcribeChunk.executeWithOptions(
@@ -87,9 +87,6 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
         reportProgress();
       }),
     );
-
-  try {
-    await transcribeAll();
   } catch (err) {
     if (!isCancellation(err)) throw err;
     for (const chunk of state.chunks) {
@@ -100,12 +97,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
     state.completedTime = new Date().toISOString();
     state.failureReason = CANCELED;
     jobsEnded.add(1, { outcome: CANCELED });
-    throw ApplicationFailure.create({
-      type: JOB_FAILED_ERROR,
-      message: CANCELED,
-      nonRetryable: true,
-      details: [state],
-    });
+    throw jobFailed(CANCELED, state);
   }
 
   state.completedTime = new Date().toISOString();
@@ -113,16 +105,16 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   if (failed.length > 0) {
     jobsEnded.add(1, { outcome: 'failed' });
     state.failureReason = failed.map((chunk) => `chunk ${chunk.index} (${chunk.path}): ${chunk.error}`).join('; ');
-    throw ApplicationFailure.create({
-      type: JOB_FAILED_ERROR,
-      message: `${failed.length} of ${total} chunks failed: ${state.failureReason}`,
-      nonRetryable: true,
-      details: [state],
-    });
+    throw jobFailed(`${failed.length} of ${total} chunks failed: ${state.failureReason}`, state);
   }
   state.transcription = stitchTranscript(state.chunks.map((chunk) => chunk.transcript ?? ''));
   jobsEnded.add(1, { outcome: 'completed' });
   return state;
+}
+
+/** How a job fails: with its state in the details, so the API reads the chunks from the failure. */
+function jobFailed(message: string, state: TranscriptionJobState): ApplicationFailure {
+  return ApplicationFailure.create({ type: JOB_FAILED_ERROR, message, nonRetryable: true, details: [state] });
 }
 
 function failureMessage(err: unknown): string {
