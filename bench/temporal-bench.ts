@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/free-port';
+import { stopChild } from '../src/process-lifecycle';
 import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
 import { generateEncryptionKey } from '../src/codec/encryption-keys';
 import { startDevServer, temporalCliPath, type DevServer } from '../src/temporal/dev-server';
@@ -156,13 +157,6 @@ function startProcess(
     });
     child.once('exit', (code) => reject(new Error(`${modulePath} exited before it was ready (${code})`)));
   });
-}
-
-async function stopProcess(child: ChildProcess, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  await exited;
 }
 
 class Api {
@@ -495,7 +489,7 @@ async function startWorkerAndApi(options: {
     durability: options.durability,
     api: new Api(api.ready.url as string, options.keys),
     restartWorker: async () => {
-      await stopProcess((workers[0] as { child: ChildProcess }).child, 'SIGKILL');
+      await stopChild((workers[0] as { child: ChildProcess }).child, 'SIGKILL');
       workers[0] = await startWorker();
     },
     pids: {
@@ -505,7 +499,7 @@ async function startWorkerAndApi(options: {
       'load generator + simulator': () => Promise.resolve([process.pid]),
     },
     stop: async () => {
-      await Promise.all([...workers, api].map((process) => stopProcess(process.child, 'SIGTERM')));
+      await Promise.all([...workers, api].map((process) => stopChild(process.child, 'SIGTERM')));
       await options.store.stop();
     },
   };

@@ -6,6 +6,7 @@ import { superviseLocalEngine } from './asr/local-engine';
 import { freePort } from './free-port';
 import { ensureDevelopmentCredentials, type DevelopmentKey } from './dev-credentials';
 import { createLogger, type Logger } from './logger';
+import { stopChild } from './process-lifecycle';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 
 const LOCAL_ENGINE_TIMEOUT_MS = 180_000;
@@ -140,13 +141,6 @@ function startChild(
   });
   logger.debug({ pid: child.pid }, `${name} started`);
   return { child, ready };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 function printBanner(

@@ -1,3 +1,5 @@
+import type { ChildProcess } from 'node:child_process';
+
 /**
  * How each service process (API, worker, ASR simulator) starts and stops alike, whether run alone or by `npm start`.
  * Under `npm start` the launcher talks to its children over an IPC channel: a child reports that it is ready on it,
@@ -27,4 +29,12 @@ export function onShutdown(shutdown: () => Promise<void>, log: (message: string)
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   if (process.connected) process.once('disconnect', () => stop('launcher gone'));
+}
+
+/** Sends a child process `signal` (unless it has already exited) and resolves once it has exited. */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await exited;
 }

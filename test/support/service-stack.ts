@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createApiServer } from '../../src/api';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
 import { freePort } from '../../src/free-port';
+import { stopChild } from '../../src/process-lifecycle';
 import { generateEncryptionKey } from '../../src/codec/encryption-keys';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -128,10 +129,7 @@ export class ServiceStack {
   }
 
   async stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (worker.exitCode !== null || worker.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.kill(signal);
-    await exited;
+    await stopChild(worker, signal);
   }
 
   /** The Authorization header of one of the stack's users. */
