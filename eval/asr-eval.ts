@@ -168,7 +168,7 @@ async function transcribeJob(api: string, key: string, chunks: string[]): Promis
   }
 }
 
-function percent(errors: number, words: number): string {
+function percent({ errors, words }: { errors: number; words: number }): string {
   return `${((errors / Math.max(1, words)) * 100).toFixed(1)}%`;
 }
 
@@ -177,7 +177,7 @@ function table(title: string, rows: Map<string, { errors: number; words: number 
     `| ${title} | words | errors | WER |`,
     '| --- | --- | --- | --- |',
     ...[...rows.entries()].map(
-      ([name, { errors, words }]) => `| ${name} | ${words} | ${errors} | ${percent(errors, words)} |`,
+      ([name, { errors, words }]) => `| ${name} | ${words} | ${errors} | ${percent({ errors, words })} |`,
     ),
     '',
   ];
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
       '',
       ...table('format', byFormat),
       ...table('voice', byVoice),
-      `Overall: ${overall.words} words, ${overall.errors} errors, WER ${percent(overall.errors, overall.words)}.`,
+      `Overall: ${overall.words} words, ${overall.errors} errors, WER ${percent(overall)}.`,
       '',
       `Recordings cut every ${CHUNK_SECONDS} s, mid-sentence, against the same recording as one chunk:`,
       '',
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
       const whole = await transcribeJob(service.api, service.key, [recording.whole]);
       const chunked = await transcribeJob(service.api, service.key, recording.chunks);
       lines.push(
-        `| ${index + 1} | ${recording.seconds.toFixed(0)} | ${recording.chunks.length} | ${percent(wordErrorRate(recording.text, whole.text).errors, wordErrorRate(recording.text, whole.text).words)} | ${percent(wordErrorRate(recording.text, chunked.text).errors, wordErrorRate(recording.text, chunked.text).words)} |`,
+        `| ${index + 1} | ${recording.seconds.toFixed(0)} | ${recording.chunks.length} | ${percent(wordErrorRate(recording.text, whole.text))} | ${percent(wordErrorRate(recording.text, chunked.text))} |`,
       );
       for (let part = 0; part + 1 < chunked.parts.length; part += 1) {
         const before = (chunked.parts[part] ?? '').split(' ').slice(-4).join(' ');
