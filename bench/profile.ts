@@ -99,7 +99,10 @@ export function goPackage(symbol: string): string {
 
 function byGroup(spots: HotSpot[], group: (name: string) => string): HotSpot[] {
   const totals = new Map<string, number>();
-  for (const spot of spots) totals.set(group(spot.name), (totals.get(group(spot.name)) ?? 0) + spot.percent);
+  for (const spot of spots) {
+    const key = group(spot.name);
+    totals.set(key, (totals.get(key) ?? 0) + spot.percent);
+  }
   return [...totals.entries()]
     .map(([name, percent]) => ({ name, percent: Math.round(percent * 10) / 10 }))
     .sort((a, b) => b.percent - a.percent);
