@@ -3,7 +3,14 @@ import type { MetricMeter } from '@temporalio/common';
 import type { Transcriber } from '../src/asr/asr-client';
 import { AsrUnavailableError } from '../src/asr/asr-errors';
 import type { AudioStore } from '../src/storage/audio-store';
-import type { ChunkFailureDetails, TranscribeChunkInput, TranscribeChunkResult } from '../workflows/contract';
+import {
+  NON_RETRYABLE_CHUNK_ERRORS,
+  chunkAttemptFailedSignal,
+  type ChunkAttemptFailure,
+  type ChunkFailureDetails,
+  type TranscribeChunkInput,
+  type TranscribeChunkResult,
+} from '../workflows/contract';
 
 export interface TranscribeChunkDependencies {
   asr: Transcriber;
@@ -39,7 +46,11 @@ export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencie
       return { transcript, attempt };
     } catch (err) {
       record(err instanceof Error ? err.name : 'Error');
-      throw chunkFailure(err, input, attempt);
+      const failure = chunkFailure(err, input, attempt);
+      if (failure instanceof ApplicationFailure && !NON_RETRYABLE_CHUNK_ERRORS.includes(failure.type ?? '')) {
+        await tellWorkflowOfRetry(context, { index: input.index, attempt, error: failure.message });
+      }
+      throw failure;
     } finally {
       clearInterval(beat);
     }
@@ -62,6 +73,22 @@ function asrMetrics(meter: MetricMeter) {
       'ASR attempts, by outcome (ok or the error class).',
     ),
   };
+}
+
+/**
+ * Lets the workflow name the retrying chunk in its current details. Only the Web UI's view depends on it, so a
+ * failed signal is logged and the retry goes ahead regardless.
+ */
+async function tellWorkflowOfRetry(context: Context, failure: ChunkAttemptFailure): Promise<void> {
+  const execution = context.info.workflowExecution;
+  if (!execution) return;
+  try {
+    await context.client.workflow
+      .getHandle(execution.workflowId, execution.runId)
+      .signal(chunkAttemptFailedSignal, failure);
+  } catch (err) {
+    log.warn('could not tell the workflow of a retry', { chunk: failure.index, error: String(err) });
+  }
 }
 
 function chunkFailure(err: unknown, input: TranscribeChunkInput, attempt: number): unknown {

@@ -2,7 +2,7 @@
  * The contract shared by the workflow, its activities, the worker and the API: names, payload shapes,
  * the state query and the search attribute. Workflow-safe: it imports nothing with side effects.
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const WORKFLOW_TYPE = 'TranscriptionWorkflow';
@@ -103,3 +103,14 @@ export function chunkIndexOf(activityId: string | null | undefined): number | un
 }
 
 export const jobStateQuery = defineQuery<TranscriptionJobState>('jobState');
+
+/**
+ * Sent by a chunk's activity when an attempt fails: retries happen on the server, out of the workflow's sight,
+ * and this is how the workflow can say in its current details which chunk is retrying and why.
+ */
+export interface ChunkAttemptFailure {
+  index: number;
+  attempt: number;
+  error: string;
+}
+export const chunkAttemptFailedSignal = defineSignal<[ChunkAttemptFailure]>('chunkAttemptFailed');

@@ -12,6 +12,7 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import {
   JOB_FAILED_ERROR,
+  chunkAttemptFailedSignal,
   NON_RETRYABLE_CHUNK_ERRORS,
   chunkActivityId,
   initialChunkStates,
@@ -20,6 +21,7 @@ import {
   type TranscriptionJobInput,
   type TranscriptionJobState,
 } from './contract';
+import { progressDetails } from './progress-details';
 import { stitchTranscript } from './stitch-transcript';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -60,12 +62,19 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   const total = state.chunks.length;
   // Counted once per job, when it ends; the SDK does not count again when the workflow is replayed.
   const jobsEnded = metricMeter.createCounter('transcription_jobs', '', 'Jobs ended, by outcome.');
-  const reportProgress = (): void => {
-    const done = state.chunks.filter((chunk) => chunk.status === 'completed').length;
-    const failed = state.chunks.filter((chunk) => chunk.status === 'failed').length;
-    setCurrentDetails(`${done}/${total} chunks done${failed > 0 ? `, ${failed} failed` : ''}`);
-  };
+  const reportProgress = (): void => setCurrentDetails(progressDetails(state.chunks));
   reportProgress();
+  setHandler(chunkAttemptFailedSignal, ({ index, attempt, error }) => {
+    const chunk = state.chunks[index];
+    // A late signal must not undo what the chunk's result already said.
+    if (!chunk || chunk.status === 'completed' || chunk.status === 'failed') return;
+    // After the last attempt no retry follows: the activity's failure says the rest.
+    if (attempt >= input.retry.maximumAttempts) return;
+    chunk.status = 'in_progress';
+    chunk.attempts = Math.max(chunk.attempts, attempt);
+    chunk.error = error;
+    reportProgress();
+  });
 
   try {
     await Promise.all(
@@ -76,6 +85,7 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
             [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
           );
           chunk.status = 'completed';
+          chunk.error = null;
           chunk.transcript = result.transcript;
           chunk.attempts = result.attempt;
         } catch (err) {

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -172,6 +173,31 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     const state = await runJob(asr, ['c0.wav'], result);
     expect(state.chunks[0]).toMatchObject({ status: 'completed', attempts: 2, transcript: 'recovered' });
     expect(state.transcription).toBe('recovered');
+  });
+
+  it('when a chunk is being retried, then the current details the Web UI shows name the chunk and its last error', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const asr = new ScriptedTranscriber(clock);
+    asr.transcribe = async function (audio) {
+      if (audio.name !== 'c1.wav') return `text of ${audio.name}`;
+      if (Context.current().info.attempt === 1) throw new AsrUnavailableError('ASR answered 503');
+      await released;
+      return 'second try';
+    };
+    const { details, state } = await runJob(asr, ['c0.wav', 'c1.wav'], async (jobId) => {
+      const handle = env.client.workflow.getHandle(jobId);
+      const currentDetails = async () =>
+        (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails;
+      let seen: string | undefined;
+      const deadline = Date.now() + 20_000;
+      do seen = await currentDetails();
+      while (!seen?.includes('retrying') && Date.now() < deadline);
+      release();
+      return { details: seen, state: await result(jobId) };
+    });
+    expect(details).toBe('1/2 chunks done, chunk 2 retrying: ASR answered 503');
+    expect(state.chunks[1]).toMatchObject({ status: 'completed', attempts: 2, error: null, transcript: 'second try' });
   });
 
   it("when the ASR answers 429 with Retry-After, then the next attempt waits the ASR's delay instead of the backoff", async () => {
