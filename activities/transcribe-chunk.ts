@@ -40,10 +40,18 @@ export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencie
     const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
     try {
       const chunkAudio = await audio.open(input.path);
-      const transcript = await asr.transcribe(chunkAudio, { signal: context.cancellationSignal });
+      const { text, segments, durationSeconds } = await asr.transcribe(chunkAudio, {
+        signal: context.cancellationSignal,
+      });
       log.info('chunk transcribed', { jobId: input.jobId, chunk: input.index, attempt, bytes: chunkAudio.size });
       record('ok');
-      return { transcript, attempt };
+      // The ASR measured what it decoded; the probe's figure from the headers stands in when it says nothing.
+      return {
+        transcript: text,
+        segments,
+        durationSeconds: durationSeconds ?? chunkAudio.audio.durationSeconds,
+        attempt,
+      };
     } catch (err) {
       record(err instanceof Error ? err.name : 'Error');
       const failure = chunkFailure(err, input, attempt);

@@ -20,6 +20,7 @@ import {
   submitJobSchema,
 } from './http/request-schemas';
 import { AsrBacklogFullError, TooManyJobsInFlightError, type JobAdmission } from './jobs/job-admission';
+import { renderSubtitles } from './jobs/subtitles';
 import type { TranscriptResult } from './jobs/transcript-result';
 import {
   IdempotencyConflictError,
@@ -149,15 +150,20 @@ export function createApp(deps: AppDependencies): Koa<State> {
       await deps.jobs.waitForEnd(jobId, wait * 1000);
       job = await deps.jobs.get(jobId);
     }
-    if (format !== 'txt') {
+    if (format === undefined || format === 'json') {
       ctx.body = job;
       return;
     }
     if (job.jobStatus !== 'completed') {
       throw new HttpError(409, 'job_not_completed', `the job has no transcript: it is ${job.jobStatus}`, { jobId });
     }
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = `${job.transcription ?? ''}\n`;
+    if (format === 'txt') {
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = `${job.transcription ?? ''}\n`;
+      return;
+    }
+    ctx.type = format === 'srt' ? 'application/x-subrip; charset=utf-8' : 'text/vtt; charset=utf-8';
+    ctx.body = renderSubtitles(job.chunks, format);
   });
 
   jobRoutes.get('/metrics', async (ctx) => {

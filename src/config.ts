@@ -181,6 +181,10 @@ export const CONFIG_VARIABLES = {
   },
   ASR_API_KEY: { doc: 'Bearer token sent to the ASR, if it needs one.', schema: optionalString },
   ASR_MODEL: { doc: 'The `model` field sent to the ASR.', schema: z.string().min(1).default('whisper-1') },
+  ASR_RESPONSE_FORMAT: {
+    doc: 'What the ASR is asked for: `verbose_json` (text with timed segments, for subtitles) or `json` (text alone, for ASRs without segments; subtitles then give each chunk one cue).',
+    schema: z.enum(['verbose_json', 'json']).default('verbose_json'),
+  },
   ASR_TIMEOUT_MS: { doc: 'Timeout of one ASR call; a timed-out call is retried.', schema: positiveInt(60_000) },
   ASR_SIM_PORT: { doc: 'Port of the ASR simulator (0 picks a free one).', schema: port(0) },
   ASR_SIM_LATENCY_MS: { doc: 'Simulator latency, uniform in "min-max" milliseconds.', schema: latencyRange },
@@ -327,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       url: v.ASR_URL,
       apiKey: v.ASR_API_KEY,
       model: v.ASR_MODEL,
+      responseFormat: v.ASR_RESPONSE_FORMAT,
       timeoutMs: v.ASR_TIMEOUT_MS,
       maxConcurrentCalls: v.ASR_MAX_CONCURRENT_CALLS,
     },

@@ -25,6 +25,7 @@ export async function createTranscriptionWorker(options: {
       url: options.asrUrl,
       apiKey: config.asr.apiKey,
       model: config.asr.model,
+      responseFormat: config.asr.responseFormat,
       timeoutMs: config.asr.timeoutMs,
     }),
     audio: new AudioStore({

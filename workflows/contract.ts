@@ -16,6 +16,13 @@ export const JOB_STATUSES = ['in_progress', 'completed', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type ChunkStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
 
+/** A stretch of speech with its times in seconds, from the start of its chunk or, in subtitles, of the job. */
+export interface TranscriptSegment {
+  startSeconds: number;
+  endSeconds: number;
+  text: string;
+}
+
 export interface ChunkState {
   index: number;
   path: string;
@@ -25,6 +32,10 @@ export interface ChunkState {
   /** The last attempt's error, kept while the chunk is retried and after it fails for good. */
   error: string | null;
   transcript: string | null;
+  /** How long the chunk plays; subtitles shift each chunk's times by the durations of the chunks before it. */
+  durationSeconds: number | null;
+  /** The ASR's timed segments of a completed chunk; null when the ASR gave none. */
+  segments: TranscriptSegment[] | null;
 }
 
 /** What the workflow knows of its job; returned by the state query, as its result and in its failure. */
@@ -64,6 +75,8 @@ export interface TranscribeChunkInput {
 
 export interface TranscribeChunkResult {
   transcript: string;
+  segments: TranscriptSegment[] | null;
+  durationSeconds: number;
   /** The attempt that succeeded, so the job can report how many the chunk took. */
   attempt: number;
 }
@@ -91,6 +104,8 @@ export function initialChunkStates(audioChunkPaths: readonly string[]): ChunkSta
     attempts: 0,
     error: null,
     transcript: null,
+    durationSeconds: null,
+    segments: null,
   }));
 }
 

@@ -87,6 +87,8 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
           chunk.status = 'completed';
           chunk.error = null;
           chunk.transcript = result.transcript;
+          chunk.segments = result.segments;
+          chunk.durationSeconds = result.durationSeconds;
           chunk.attempts = result.attempt;
         } catch (err) {
           if (isCancellation(err)) throw err;

@@ -7,7 +7,12 @@ import { CHUNK_QUEUE, JOB_QUEUE, redisConnection } from './queues';
 async function main(): Promise<void> {
   const env = process.env;
   const connection = redisConnection(env.REDIS_URL as string);
-  const asr = new AsrClient({ url: env.ASR_URL as string, model: 'whisper-1', timeoutMs: 60_000 });
+  const asr = new AsrClient({
+    url: env.ASR_URL as string,
+    model: 'whisper-1',
+    timeoutMs: 60_000,
+    responseFormat: 'json',
+  });
   const audio = new AudioStore({
     root: env.AUDIO_ROOT as string,
     maxChunkBytes: 5 * 1024 * 1024,
@@ -19,7 +24,7 @@ async function main(): Promise<void> {
   await chunkQueue.close();
   const chunks = new Worker(
     CHUNK_QUEUE,
-    async (job: Job<{ path: string }>) => asr.transcribe(await audio.open(job.data.path)),
+    async (job: Job<{ path: string }>) => (await asr.transcribe(await audio.open(job.data.path))).text,
     { connection, concurrency: Number(env.WORKER_MAX_CONCURRENT_ACTIVITIES ?? 1000) },
   );
   const parents = new Worker(

@@ -1,10 +1,22 @@
+import { z } from 'zod';
+import type { TranscriptSegment } from '../../workflows/contract';
 import type { ChunkAudio } from '../storage/audio-store';
 import { AsrRejectedError, AsrUnavailableError } from './asr-errors';
 
+/** One chunk's transcription; segments and duration only when the ASR gives them. */
+export interface Transcription {
+  text: string;
+  segments: TranscriptSegment[] | null;
+  durationSeconds: number | null;
+}
+
 /** What the chunk activity needs of an ASR; {@link AsrClient} is the real one. */
 export interface Transcriber {
-  transcribe(audio: ChunkAudio, options?: { signal?: AbortSignal }): Promise<string>;
+  transcribe(audio: ChunkAudio, options?: { signal?: AbortSignal }): Promise<Transcription>;
 }
+
+/** `verbose_json` adds timed segments (for subtitles); `json` is for ASRs that cannot give them. */
+export type AsrResponseFormat = 'verbose_json' | 'json';
 
 export interface AsrClientOptions {
   /** Base URL; requests go to `{url}/v1/audio/transcriptions`. */
@@ -12,6 +24,7 @@ export interface AsrClientOptions {
   apiKey?: string;
   model: string;
   timeoutMs: number;
+  responseFormat: AsrResponseFormat;
 }
 
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
@@ -32,11 +45,12 @@ export class AsrClient implements Transcriber {
     ).href;
   }
 
-  async transcribe(audio: ChunkAudio, { signal }: { signal?: AbortSignal } = {}): Promise<string> {
+  async transcribe(audio: ChunkAudio, { signal }: { signal?: AbortSignal } = {}): Promise<Transcription> {
     const form = new FormData();
     form.append('file', audio.file, audio.name);
     form.append('model', this.options.model);
-    form.append('response_format', 'json');
+    form.append('response_format', this.options.responseFormat);
+    if (this.options.responseFormat === 'verbose_json') form.append('timestamp_granularities[]', 'segment');
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
 
@@ -56,12 +70,14 @@ export class AsrClient implements Transcriber {
     return this.readAnswer(response, body);
   }
 
-  private readAnswer(response: Response, body: string): string {
+  private readAnswer(response: Response, body: string): Transcription {
     const { status } = response;
     if (status >= 200 && status < 300) {
-      const text = parseTranscript(body);
-      if (text === undefined) throw new AsrUnavailableError(`ASR answered ${status} without a transcript`, { status });
-      return text;
+      const transcription = parseTranscript(body);
+      if (transcription === undefined) {
+        throw new AsrUnavailableError(`ASR answered ${status} without a transcript`, { status });
+      }
+      return transcription;
     }
     const reason = `ASR answered ${status}${errorText(body)}`;
     if (status === 408 || status === 429 || status >= 500) {
@@ -75,14 +91,34 @@ export class AsrClient implements Transcriber {
   }
 }
 
-function parseTranscript(body: string): string | undefined {
+const segmentSchema = z.object({ start: z.number().min(0), end: z.number().min(0), text: z.string() });
+/** Only `text` is required; segments or a duration that do not parse are dropped, not fatal. */
+const answerSchema = z.object({
+  text: z.string(),
+  segments: z.array(segmentSchema).optional().catch(undefined),
+  duration: z.number().positive().optional().catch(undefined),
+});
+
+function parseTranscript(body: string): Transcription | undefined {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(body);
-    const text = (parsed as { text?: unknown } | null)?.text;
-    return typeof text === 'string' ? text : undefined;
+    parsed = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const answer = answerSchema.safeParse(parsed);
+  if (!answer.success) return undefined;
+  const { text, segments, duration } = answer.data;
+  return {
+    text,
+    segments:
+      segments?.map((segment) => ({
+        startSeconds: segment.start,
+        endSeconds: Math.max(segment.start, segment.end),
+        text: segment.text.trim(),
+      })) ?? null,
+    durationSeconds: duration ?? null,
+  };
 }
 
 /** The ASR's own error message, if it gave one, for the chunk's error. */

@@ -145,8 +145,14 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         ],
         responses: authenticated({
           '200': {
-            description: 'The job (`format=json`), or its transcript as plain text (`format=txt`).',
-            content: { ...json(transcriptResultSchema), 'text/plain': { schema: { type: 'string' } } },
+            description:
+              'The job (`format=json`), its transcript as plain text (`format=txt`), or subtitles (`format=srt`, `format=vtt`).',
+            content: {
+              ...json(transcriptResultSchema),
+              'text/plain': { schema: { type: 'string' } },
+              'application/x-subrip': { schema: { type: 'string' } },
+              'text/vtt': { schema: { type: 'string' } },
+            },
           },
           ...errors('400', '404', '409'),
         }),

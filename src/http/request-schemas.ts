@@ -58,6 +58,7 @@ export const idempotencyKeySchema = z
 
 /** The longest a `GET /transcript/{jobId}?wait=` holds its answer for the job to finish. */
 export const MAX_WAIT_SECONDS = 15;
+export const TRANSCRIPT_FORMATS = ['json', 'txt', 'srt', 'vtt'] as const;
 
 export const getJobSchema = z.strictObject({
   wait: z.coerce
@@ -70,10 +71,13 @@ export const getJobSchema = z.strictObject({
       description: `Seconds (0-${MAX_WAIT_SECONDS}) to hold the answer while the job is in progress: it comes back as soon as the job finishes, or after that long with the job as it is then.`,
       example: 10,
     }),
-  format: z.enum(['json', 'txt'], { message: 'must be json or txt' }).optional().meta({
-    description:
-      '`json` (the default): the job. `txt`: the transcript alone as plain text, once the job has completed (409 before).',
-  }),
+  format: z
+    .enum(TRANSCRIPT_FORMATS, { message: `must be one of ${TRANSCRIPT_FORMATS.join(', ')}` })
+    .optional()
+    .meta({
+      description:
+        '`json` (the default): the job. Once the job has completed (409 before): `txt`, the transcript alone as plain text; `srt` or `vtt`, subtitles timed across the whole job.',
+    }),
 });
 
 export const searchJobsSchema = z.strictObject({

@@ -12,6 +12,17 @@ export const chunkStateSchema = z.strictObject({
   attempts: z.number().int().min(0).meta({ description: 'ASR attempts started so far.' }),
   error: z.string().nullable().meta({ description: "The last attempt's error, while retrying and after failing." }),
   transcript: z.string().nullable(),
+  durationSeconds: z.number().min(0).nullable().meta({ description: 'How long the chunk plays, once transcribed.' }),
+  segments: z
+    .array(
+      z.strictObject({
+        startSeconds: z.number().min(0),
+        endSeconds: z.number().min(0),
+        text: z.string(),
+      }),
+    )
+    .nullable()
+    .meta({ description: "The ASR's timed segments, in seconds from the chunk's start; null when it gave none." }),
 });
 
 export const transcriptResultSchema = z.strictObject({

@@ -47,6 +47,9 @@ export async function jobStateFromHistory(
       Object.assign(chunk, {
         status: 'completed',
         transcript: result.transcript,
+        // Results recorded before chunks had timings carry neither.
+        segments: result.segments ?? null,
+        durationSeconds: result.durationSeconds ?? null,
         attempts: result.attempt,
         error: null,
       });

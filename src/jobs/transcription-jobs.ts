@@ -27,7 +27,12 @@ import {
 import type { TranscriptionWorkflow } from '../../workflows';
 import { mapConcurrently } from '../map-concurrently';
 import { jobStateFromHistory } from './job-history';
-import { withPendingActivities, type PendingChunkActivity, type TranscriptResult } from './transcript-result';
+import {
+  withPendingActivities,
+  withTimings,
+  type PendingChunkActivity,
+  type TranscriptResult,
+} from './transcript-result';
 
 export class JobNotFoundError extends Error {
   constructor(readonly jobId: string) {
@@ -172,7 +177,7 @@ export class TranscriptionJobs {
         ...times,
         userId: state.userId,
         jobStatus: 'in_progress',
-        chunks: withPendingActivities(state.chunks, pendingChunkActivities(description)),
+        chunks: withPendingActivities(withTimings(state.chunks), pendingChunkActivities(description)),
         completedTime: null,
         transcription: null,
         failureReason: null,
@@ -180,7 +185,7 @@ export class TranscriptionJobs {
     }
     if (description.status.name === 'COMPLETED') {
       const state = await handle.result();
-      return { ...times, ...state, jobStatus: 'completed', failureReason: null };
+      return { ...times, ...state, chunks: withTimings(state.chunks), jobStatus: 'completed', failureReason: null };
     }
 
     const failure = await handle.result().then(
@@ -190,7 +195,13 @@ export class TranscriptionJobs {
     if (failure instanceof ApplicationFailure && failure.type === JOB_FAILED_ERROR) {
       const [state] = (failure.details ?? []) as TranscriptionJobState[];
       if (state)
-        return { ...times, ...state, completedTime: state.completedTime ?? times.completedTime, jobStatus: 'failed' };
+        return {
+          ...times,
+          ...state,
+          chunks: withTimings(state.chunks),
+          completedTime: state.completedTime ?? times.completedTime,
+          jobStatus: 'failed',
+        };
     }
     // Terminated, cancelled or timed out from outside (e.g. by an operator in the Web UI): no state of the
     // workflow's own survives, so rebuild the chunks from the history.

@@ -107,6 +107,21 @@ describe('the local ASR engine', () => {
       expect(job.jobStatus).toBe('completed');
       const spoken = `${await fox()} ${await fox()}`;
       expect(wordErrorRate(spoken, job.transcription as string).wer).toBeLessThanOrEqual(MAX_WER);
+
+      // Subtitles from the engine's own segments: the second chunk's cues start after the first chunk's length.
+      const [first, second] = job.chunks as { durationSeconds: number; segments: { startSeconds: number }[] }[];
+      expect(first!.durationSeconds).toBeGreaterThan(2);
+      expect(second!.segments.length).toBeGreaterThan(0);
+      const vtt = await stack.request('GET', `/transcript/${jobId}?format=vtt`);
+      expect(vtt.headers.get('content-type')).toBe('text/vtt; charset=utf-8');
+      const starts = [...vtt.text.matchAll(/^(\d\d):(\d\d):(\d\d\.\d\d\d) -->/gm)].map(
+        ([, h, m, s]) => Number(h) * 3600 + Number(m) * 60 + Number(s),
+      );
+      expect(starts).toHaveLength(first!.segments.length + second!.segments.length);
+      const secondChunkStart = starts[first!.segments.length]!;
+      expect(secondChunkStart).toBeCloseTo(first!.durationSeconds + second!.segments[0]!.startSeconds, 2);
+      const cueWords = vtt.text.split('\n').filter((line) => line && !line.includes('-->') && line !== 'WEBVTT');
+      expect(wordErrorRate(spoken, cueWords.join(' ')).wer).toBeLessThanOrEqual(MAX_WER);
     });
 
     it('when the engine process dies mid-chunk, then it is restarted and the chunk is retried to the right text', async () => {

@@ -1,10 +1,15 @@
 import { Context } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Transcriber } from '../../src/asr/asr-client';
+import type { Transcriber, Transcription } from '../../src/asr/asr-client';
+import type { TranscriptSegment } from '../../workflows/contract';
 import type { ChunkAudio } from '../../src/storage/audio-store';
 
 /** One scripted ASR answer: a transcript after an optional delay, or an error to throw. */
-export type ScriptedStep = { text: string; delayMs?: number } | { error: Error };
+export type ScriptedStep =
+  { text: string; delayMs?: number; segments?: TranscriptSegment[]; durationSeconds?: number } | { error: Error };
+
+/** An ASR answer with text alone, as from an ASR that gives no segments. */
+export const textOnly = (text: string): Transcription => ({ text, segments: null, durationSeconds: null });
 
 /**
  * TEST DOUBLE of the ASR for time-skipping workflow tests: answers each file from a script, in order, and records
@@ -30,7 +35,7 @@ export class ScriptedTranscriber implements Transcriber {
     return this.attempts.filter((attempt) => attempt.name === name);
   }
 
-  async transcribe(audio: ChunkAudio, options: { signal?: AbortSignal } = {}): Promise<string> {
+  async transcribe(audio: ChunkAudio, options: { signal?: AbortSignal } = {}): Promise<Transcription> {
     const { info } = Context.current();
     this.attempts.push({ name: audio.name, attempt: info.attempt, startedAtMs: await this.clock() });
     const step = this.steps.get(audio.name)?.shift() ?? this.fallback(audio.name);
@@ -43,6 +48,6 @@ export class ScriptedTranscriber implements Transcriber {
         throw err;
       }
     }
-    return step.text;
+    return { text: step.text, segments: step.segments ?? null, durationSeconds: step.durationSeconds ?? null };
   }
 }

@@ -150,7 +150,13 @@ export class ServiceStack {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined };
+    const isJson = response.headers.get('content-type')?.startsWith('application/json') ?? false;
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      json: text && isJson ? JSON.parse(text) : undefined,
+    };
   }
 
   async submit(userId: StackUser, audioChunkPaths: string[]): Promise<string> {

@@ -1,3 +1,4 @@
+import type { ChunkState } from '../../workflows/contract';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -91,10 +92,18 @@ class InMemoryJobs {
   }
 
   /** Completes a job, waking whoever waits for it. */
-  complete(jobId: string, transcription: string) {
+  complete(jobId: string, transcription: string, chunks?: ChunkState[]) {
     const job = this.jobs.get(jobId);
-    if (job)
-      this.jobs.set(jobId, { ...job, jobStatus: 'completed', transcription, completedTime: new Date().toISOString() });
+    if (job) {
+      const completedTime = new Date().toISOString();
+      this.jobs.set(jobId, {
+        ...job,
+        jobStatus: 'completed',
+        transcription,
+        completedTime,
+        chunks: chunks ?? job.chunks,
+      });
+    }
     this.finished.get(jobId)?.();
   }
 }
@@ -356,7 +365,29 @@ describe('API access rules and hostile input', () => {
       expect(running.body.error.code).toBe('job_not_completed');
       const unknown = await request(app()).get(`/transcript/${jobId}?format=docx`).set(bearer('alice'));
       expect(unknown.status).toBe(400);
-      expect(unknown.body.error.details).toEqual([{ field: 'format', message: 'must be json or txt' }]);
+      expect(unknown.body.error.details).toEqual([{ field: 'format', message: 'must be one of json, txt, srt, vtt' }]);
+    });
+
+    it('when a completed job is read with format=srt or vtt, then the answer is subtitles timed across its chunks', async () => {
+      const jobId = await submitAs('alice');
+      const chunk = (index: number, text: string): ChunkState => ({
+        index,
+        path: `c${index}.wav`,
+        status: 'completed',
+        attempts: 1,
+        error: null,
+        transcript: text,
+        durationSeconds: 30,
+        segments: [{ startSeconds: 1, endSeconds: 2.5, text }],
+      });
+      jobs.complete(jobId, 'one two', [chunk(0, 'one'), chunk(1, 'two')]);
+      const srt = await request(app()).get(`/transcript/${jobId}?format=srt`).set(bearer('alice'));
+      expect(srt.status).toBe(200);
+      expect(srt.headers['content-type']).toBe('application/x-subrip; charset=utf-8');
+      expect(srt.text).toBe('1\n00:00:01,000 --> 00:00:02,500\none\n\n2\n00:00:31,000 --> 00:00:32,500\ntwo\n');
+      const vtt = await request(app()).get(`/transcript/${jobId}?format=vtt`).set(bearer('alice'));
+      expect(vtt.headers['content-type']).toBe('text/vtt; charset=utf-8');
+      expect(vtt.text).toMatch(/^WEBVTT\n\n00:00:01\.000 --> 00:00:02\.500\none\n/);
     });
   });
 

@@ -29,12 +29,13 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
       failPattern: /^broken\//,
     });
     store = new AudioStore({ root, maxChunkBytes: 1024 * 1024, maxChunkSeconds: 300 });
-    client = new AsrClient({ url: simulator.url, model: 'whisper-1', timeoutMs: 2000 });
+    client = new AsrClient({ url: simulator.url, responseFormat: 'verbose_json', model: 'whisper-1', timeoutMs: 2000 });
   });
 
   afterAll(() => simulator.close());
 
-  const transcribe = async (name: string, asr: AsrClient = client) => asr.transcribe(await store.open(name));
+  const transcribe = async (name: string, asr: AsrClient = client) =>
+    (await asr.transcribe(await store.open(name))).text;
 
   it('when the file has a sidecar transcript, then that text comes back', async () => {
     await expect(transcribe('meeting/part-1.wav')).resolves.toBe('good morning everyone');
@@ -79,6 +80,40 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
     await expect(transcribe('scripted.wav')).rejects.toMatchObject({ name: 'AsrRejectedError', status });
   });
 
+  it('when the ASR gives timed segments and a duration (verbose_json), then they come back with the text', async () => {
+    simulator.script('scripted.wav', [
+      {
+        status: 200,
+        body: {
+          text: ' Hello there. General Kenobi.',
+          duration: 4.5,
+          segments: [
+            { id: 0, start: 0, end: 1.6, text: ' Hello there.' },
+            { id: 1, start: 2.1, end: 4.2, text: ' General Kenobi.' },
+          ],
+        },
+      },
+    ]);
+    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual({
+      text: ' Hello there. General Kenobi.',
+      durationSeconds: 4.5,
+      segments: [
+        { startSeconds: 0, endSeconds: 1.6, text: 'Hello there.' },
+        { startSeconds: 2.1, endSeconds: 4.2, text: 'General Kenobi.' },
+      ],
+    });
+  });
+
+  it('when the ASR gives text alone, or segments that do not parse, then the text comes back without segments', async () => {
+    simulator.script('scripted.wav', [
+      { status: 200, body: { text: 'plain' } },
+      { status: 200, body: { text: 'odd', segments: [{ start: 'soon' }], duration: -1 } },
+    ]);
+    const expected = (text: string) => ({ text, segments: null, durationSeconds: null });
+    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual(expected('plain'));
+    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual(expected('odd'));
+  });
+
   it('when the ASR answers 200 without a transcript, then the failure is retryable', async () => {
     simulator.script('scripted.wav', [{ status: 200, body: '<html>oops</html>' }]);
     await expect(transcribe('scripted.wav')).rejects.toThrow(/without a transcript/);
@@ -86,7 +121,12 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
 
   it('when the ASR is slower than the timeout, then the call fails as retryable', async () => {
     simulator.script('scripted.wav', [{ status: 200, body: { text: 'late' }, delayMs: 1500 }]);
-    const impatient = new AsrClient({ url: simulator.url, model: 'whisper-1', timeoutMs: 300 });
+    const impatient = new AsrClient({
+      url: simulator.url,
+      responseFormat: 'verbose_json',
+      model: 'whisper-1',
+      timeoutMs: 300,
+    });
     await expect(transcribe('scripted.wav', impatient)).rejects.toThrow(/did not answer within 300 ms/);
   });
 
@@ -95,7 +135,12 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const nowhere = new AsrClient({ url: `http://127.0.0.1:${port}`, model: 'whisper-1', timeoutMs: 2000 });
+    const nowhere = new AsrClient({
+      url: `http://127.0.0.1:${port}`,
+      responseFormat: 'verbose_json',
+      model: 'whisper-1',
+      timeoutMs: 2000,
+    });
     await expect(transcribe('meeting/part-1.wav', nowhere)).rejects.toThrow(/ASR unreachable: ECONNREFUSED/);
   });
 

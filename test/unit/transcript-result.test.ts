@@ -8,6 +8,8 @@ const chunk = (index: number, status: ChunkState['status']): ChunkState => ({
   attempts: status === 'completed' ? 1 : 0,
   error: null,
   transcript: status === 'completed' ? 'text' : null,
+  durationSeconds: status === 'completed' ? 10 : null,
+  segments: null,
 });
 
 describe('withPendingActivities', () => {

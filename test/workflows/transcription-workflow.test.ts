@@ -22,7 +22,7 @@ import {
   type TranscriptionJobInput,
   type TranscriptionJobState,
 } from '../../workflows/contract';
-import { ScriptedTranscriber } from '../support/scripted-transcriber';
+import { ScriptedTranscriber, textOnly } from '../support/scripted-transcriber';
 import { testServerExecutable } from '../support/temporal-binaries';
 import { tempDir, writeChunk } from '../support/temp-dir';
 
@@ -175,15 +175,24 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     expect(state.transcription).toBe('recovered');
   });
 
+  it("when the ASR gives timed segments, then each chunk keeps them with its length, measured by the ASR or else read from the file's header", async () => {
+    const segments = [{ startSeconds: 0.2, endSeconds: 0.9, text: 'timed' }];
+    const asr = new ScriptedTranscriber(clock).script('c0.wav', { text: 'timed', segments, durationSeconds: 1.25 });
+    const state = await runJob(asr, ['c0.wav', 'c1.wav'], result);
+    expect(state.chunks[0]).toMatchObject({ segments, durationSeconds: 1.25 });
+    // The scripted ASR gives c1.wav text alone; the file is a 0.1 s WAV.
+    expect(state.chunks[1]).toMatchObject({ segments: null, durationSeconds: 0.1 });
+  });
+
   it('when a chunk is being retried, then the current details the Web UI shows name the chunk and its last error', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const asr = new ScriptedTranscriber(clock);
     asr.transcribe = async function (audio) {
-      if (audio.name !== 'c1.wav') return `text of ${audio.name}`;
+      if (audio.name !== 'c1.wav') return textOnly(`text of ${audio.name}`);
       if (Context.current().info.attempt === 1) throw new AsrUnavailableError('ASR answered 503');
       await released;
-      return 'second try';
+      return textOnly('second try');
     };
     const { details, state } = await runJob(asr, ['c0.wav', 'c1.wav'], async (jobId) => {
       const handle = env.client.workflow.getHandle(jobId);
@@ -237,7 +246,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     const asr = new ScriptedTranscriber(clock);
     asr.transcribe = async function (audio) {
       if (audio.name === 'c1.wav') await released;
-      return `text of ${audio.name}`;
+      return textOnly(`text of ${audio.name}`);
     };
     const state = await runJob(asr, ['c0.wav', 'c1.wav'], async (jobId) => {
       const handle = env.client.workflow.getHandle(jobId);
