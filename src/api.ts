@@ -1,3 +1,4 @@
+import { CallbackUrlPolicy } from './callbacks/callback-url-policy';
 import type { Client } from '@temporalio/client';
 import { createServer, type Server } from 'node:http';
 import { createApp } from './app';
@@ -53,6 +54,7 @@ export async function createApiServer(config: Config, logger: Logger): Promise<{
       payloadsSchema: codecPayloadsSchema,
     },
     limits: { maxChunksPerJob: config.audio.maxChunksPerJob, maxBodyBytes: config.api.maxBodyBytes },
+    callbackPolicy: new CallbackUrlPolicy(config.callbacks.allowList),
     logger,
     metrics: new ApiMetrics(),
     withinDeadline: (fn, extraMs) => client.withDeadline(Date.now() + REQUEST_BUDGET_MS + extraMs, fn),

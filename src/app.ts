@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { AuthenticationError, wwwAuthenticate } from './auth/auth-errors';
 import type { Principal } from './auth/principal';
 import { actingUserId, mayRead, type Caller } from './http/caller';
-import { HttpError, type FieldProblem } from './http/http-error';
+import type { CallbackUrlPolicy } from './callbacks/callback-url-policy';
+import { HttpError, invalidRequest, type FieldProblem } from './http/http-error';
 import type { ApiMetrics } from './http/api-metrics';
 import { buildOpenApiDocument } from './http/openapi';
 import type { RateLimiter } from './http/rate-limiter';
@@ -16,6 +17,7 @@ import {
   getJobSchema,
   idempotencyKeySchema,
   parseRequest,
+  retryJobSchema,
   searchJobsSchema,
   submitJobSchema,
 } from './http/request-schemas';
@@ -42,6 +44,8 @@ export interface AppDependencies {
   /** The codec endpoint for the Web UI, when payloads are encrypted. */
   codec?: { router: Router; payloadsSchema: z.ZodType };
   limits: { maxChunksPerJob: number; maxBodyBytes: number };
+  /** Which callback URLs jobs may name. */
+  callbackPolicy: Pick<CallbackUrlPolicy, 'refusal'>;
   logger: Logger;
   /**
    * Runs a request's Temporal calls under one deadline, so every answer comes back in time; a long-poll's wait
@@ -104,10 +108,12 @@ export function createApp(deps: AppDependencies): Koa<State> {
     );
     const body = parseRequest(submitSchema, await readJsonBody(ctx, deps.limits.maxBodyBytes));
     const userId = actingUserId(ctx.state.caller, body.userId, 'submit');
+    const callbackUrl = allowedCallbackUrl(body.callbackUrl);
     const { jobId, replayed } = await deps.jobs.submit({
       userId,
       audioChunkPaths: body.audioChunkPaths,
       idempotencyKey,
+      callbackUrl,
       // Only a job that will really start is checked and counted: a repeat returns the job it started.
       beforeStart: async () => {
         await inspectChunks(deps.audio, body.audioChunkPaths);
@@ -126,6 +132,14 @@ export function createApp(deps: AppDependencies): Koa<State> {
     const userId = actingUserId(ctx.state.caller, request.userId, 'search');
     ctx.body = await deps.jobs.search({ ...request, userId });
   });
+
+  /** The callback URL a request names, if the service may call it; otherwise a 400 naming the field. */
+  const allowedCallbackUrl = (url: string | undefined): string | undefined => {
+    if (url === undefined) return undefined;
+    const refusal = deps.callbackPolicy.refusal(url);
+    if (refusal) throw invalidRequest([{ field: 'callbackUrl', message: refusal }]);
+    return url;
+  };
 
   /** The job id the path names; one that could never be a job's is answered as a missing job. */
   const jobIdOf = (ctx: ParameterizedContext<State>): string => {
@@ -164,6 +178,59 @@ export function createApp(deps: AppDependencies): Koa<State> {
     }
     ctx.type = format === 'srt' ? 'application/x-subrip; charset=utf-8' : 'text/vtt; charset=utf-8';
     ctx.body = renderSubtitles(job.chunks, format);
+  });
+
+  jobRoutes.post('/transcript/:jobId/retry', async (ctx) => {
+    const jobId = jobIdOf(ctx);
+    const idempotencyKey = parseRequest(
+      idempotencyKeySchema,
+      ctx.get('idempotency-key') || undefined,
+      'Idempotency-Key',
+    );
+    // The body is optional: a retry names its own callback, if it wants one.
+    const hasBody = Boolean(ctx.request.length) || ctx.get('transfer-encoding') !== '';
+    const body = hasBody ? parseRequest(retryJobSchema, await readJsonBody(ctx, deps.limits.maxBodyBytes)) : {};
+    const callbackUrl = allowedCallbackUrl(body.callbackUrl);
+    const failed = await readableJob(jobId, ctx.state.caller);
+    if (failed.jobStatus !== 'failed') {
+      throw new HttpError(409, 'job_not_failed', `only a failed job can be retried; this one is ${failed.jobStatus}`, {
+        jobId,
+      });
+    }
+    const chunks = [...failed.chunks].sort((a, b) => a.index - b.index);
+    const completedChunks = chunks.flatMap((chunk) =>
+      chunk.status === 'completed' && chunk.transcript !== null
+        ? [
+            {
+              index: chunk.index,
+              transcript: chunk.transcript,
+              segments: chunk.segments,
+              durationSeconds: chunk.durationSeconds,
+              attempts: chunk.attempts,
+            },
+          ]
+        : [],
+    );
+    const reused = new Set(completedChunks.map((chunk) => chunk.index));
+    const { jobId: newJobId, replayed } = await deps.jobs.submit({
+      userId: failed.userId,
+      audioChunkPaths: chunks.map((chunk) => chunk.path),
+      idempotencyKey,
+      retryOf: { jobId, completedChunks },
+      callbackUrl,
+      beforeStart: async () => {
+        await inspectChunks(
+          deps.audio,
+          chunks.filter((chunk) => !reused.has(chunk.index)).map((chunk) => chunk.path),
+        );
+        await deps.admission.admit(failed.userId);
+      },
+    });
+    ctx.state.log = ctx.state.log.child({ retryJobId: newJobId });
+    ctx.status = 202;
+    ctx.set('Location', `/transcript/${encodeURIComponent(newJobId)}`);
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = { jobId: newJobId, retriedFrom: jobId, reusedChunks: completedChunks.length };
   });
 
   jobRoutes.get('/metrics', async (ctx) => {

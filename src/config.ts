@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowListEntry } from './callbacks/callback-url-policy';
 
 /**
  * Every setting of the service, read once from the environment and validated at start-up. Each entry is the
@@ -36,6 +37,20 @@ const regex = optionalString.transform((value, ctx) => {
 });
 
 const url = optionalString.refine((value) => value === undefined || URL.canParse(value), 'not a valid URL');
+
+const callbackAllowList = optionalString.transform((value, ctx) => {
+  if (value === undefined) return [];
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    try {
+      parseAllowListEntry(entry);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
 
 const AUTH_METHODS = ['api-key', 'jwt', 'none'] as const;
 const authMethods = z
@@ -126,6 +141,26 @@ export const CONFIG_VARIABLES = {
   RATE_LIMIT_BURST: {
     doc: 'Requests one user may make at once before the rate limit applies.',
     schema: positiveInt(40),
+  },
+  CALLBACK_URL_ALLOWLIST: {
+    doc: 'Origins job callbacks may be sent to, comma-separated (`https://hooks.example.com`, `https://*.example.com` for its subdomains). Unset: `callbackUrl` is refused.',
+    schema: callbackAllowList,
+  },
+  CALLBACK_SIGNING_SECRET: {
+    doc: 'Secret (at least 32 characters) of the HMAC-SHA256 signature on every callback; required with CALLBACK_URL_ALLOWLIST.',
+    schema: optionalString.refine(
+      (value) => value === undefined || value.length >= 32,
+      'must be at least 32 characters',
+    ),
+    secret: true,
+  },
+  CALLBACK_MAX_ATTEMPTS: {
+    doc: 'Attempts to deliver one callback, backoff 5 s doubling up to 5 minutes between them (10 attempts span about 25 minutes).',
+    schema: positiveInt(10),
+  },
+  CALLBACK_TIMEOUT_MS: {
+    doc: 'How long one callback attempt waits for the receiver to answer.',
+    schema: positiveInt(10_000),
   },
   MAX_JOBS_IN_FLIGHT_PER_USER: { doc: 'Jobs one user may have in progress at once.', schema: positiveInt(20) },
   ASR_BACKLOG_LIMIT: {
@@ -275,6 +310,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       `AUTH_METHODS=none: authentication may be off only when the API listens on loopback, and HOST is ${v.HOST}`,
     ]);
   }
+  if (v.CALLBACK_URL_ALLOWLIST.length > 0 && v.CALLBACK_SIGNING_SECRET === undefined) {
+    throw new ConfigError(['CALLBACK_SIGNING_SECRET: required when CALLBACK_URL_ALLOWLIST is set, to sign callbacks']);
+  }
   const uiOrigins = [`http://127.0.0.1:${v.TEMPORAL_UI_PORT}`, `http://localhost:${v.TEMPORAL_UI_PORT}`];
   const config = {
     api: {
@@ -353,6 +391,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       initialIntervalMs: v.CHUNK_RETRY_INITIAL_INTERVAL_MS,
       backoffCoefficient: v.CHUNK_RETRY_BACKOFF_COEFFICIENT,
       maximumIntervalMs: v.CHUNK_RETRY_MAX_INTERVAL_MS,
+    },
+    callbacks: {
+      allowList: v.CALLBACK_URL_ALLOWLIST,
+      signingSecret: v.CALLBACK_SIGNING_SECRET,
+      taskQueue: `${v.TEMPORAL_TASK_QUEUE}-callbacks`,
+      timeoutMs: v.CALLBACK_TIMEOUT_MS,
+      retry: {
+        maximumAttempts: v.CALLBACK_MAX_ATTEMPTS,
+        initialIntervalMs: 5_000,
+        backoffCoefficient: 2,
+        maximumIntervalMs: 5 * 60_000,
+      },
     },
     chunkTimeouts: {
       // An attempt may take the whole ASR timeout plus reading the file; the heartbeat catches dead workers sooner.

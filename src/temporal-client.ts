@@ -20,6 +20,11 @@ export async function connectJobs(
     retry: config.chunkRetry,
     timeouts: config.chunkTimeouts,
     queryTimeoutMs: config.api.queryTimeoutMs,
+    callbacks: {
+      taskQueue: config.callbacks.taskQueue,
+      retry: config.callbacks.retry,
+      timeoutMs: config.callbacks.timeoutMs,
+    },
   });
   return { client, jobs };
 }

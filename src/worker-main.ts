@@ -9,7 +9,7 @@ import { announceReady, onShutdown } from './process-lifecycle';
 import { watchLiveWorkers } from './temporal/live-workers';
 import { connectPreparedClient } from './temporal/prepare-namespace';
 import { connectWorker } from './temporal/wait-for-temporal';
-import { createTranscriptionWorker } from './worker';
+import { createTranscriptionWorkers } from './worker';
 
 /** Built by `npm run build` next to the compiled code, so a worker starts without bundling workflows itself. */
 const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         if (asrSlots.share !== before) logger.info({ workers, asrCalls: asrSlots.share }, 'ASR share changed');
       },
     });
-    const worker = await createTranscriptionWorker({
+    const workers = await createTranscriptionWorkers({
       connection,
       config,
       asrUrl: config.asr.url,
@@ -72,11 +72,11 @@ async function main(): Promise<void> {
       asrSlots,
       identity,
     });
-    const running = worker.run();
+    const running = Promise.all(workers.map((worker) => worker.run()));
     onShutdown(
       async () => {
         // Stop polling, let running chunks finish; what does not finish in time Temporal retries elsewhere.
-        worker.shutdown();
+        for (const worker of workers) worker.shutdown();
         await running;
       },
       (message) => logger.info(message),

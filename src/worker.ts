@@ -2,12 +2,17 @@ import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { AsrClient } from './asr/asr-client';
+import { CallbackSender } from './callbacks/callback-sender';
+import { CallbackUrlPolicy } from './callbacks/callback-url-policy';
 import type { AsrCallSlots } from './asr/asr-call-slots';
 import type { Config } from './config';
 import { AudioStore } from './storage/audio-store';
 
-/** The transcription worker: runs `TranscriptionWorkflow` and its `transcribeChunk` activities on the task queue. */
-export async function createTranscriptionWorker(options: {
+/**
+ * The transcription worker: runs the workflows and their `transcribeChunk` activities on the task queue, and
+ * `deliverCallback` on the callback queue beside it, so deliveries never take a slot kept for an ASR call.
+ */
+export async function createTranscriptionWorkers(options: {
   connection: NativeConnection;
   config: Config;
   asrUrl: string;
@@ -18,9 +23,9 @@ export async function createTranscriptionWorker(options: {
   asrSlots: AsrCallSlots;
   /** How this worker appears among the task queue's pollers (and in the Web UI). */
   identity: string;
-}): Promise<Worker> {
+}): Promise<Worker[]> {
   const { config } = options;
-  const activities = createActivities({
+  const { transcribeChunk, deliverCallback } = createActivities({
     asr: new AsrClient({
       url: options.asrUrl,
       apiKey: config.asr.apiKey,
@@ -33,17 +38,30 @@ export async function createTranscriptionWorker(options: {
       maxChunkBytes: config.audio.maxChunkBytes,
       maxChunkSeconds: config.audio.maxChunkSeconds,
     }),
+    callbacks: new CallbackSender({
+      policy: new CallbackUrlPolicy(config.callbacks.allowList),
+      signingSecret: config.callbacks.signingSecret,
+      timeoutMs: config.callbacks.timeoutMs,
+    }),
   });
-  return Worker.create({
+  const common = {
     connection: options.connection,
     namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowBundle: options.workflowBundle,
-    activities,
     identity: options.identity,
     // The SDK's default of 0 would cancel every chunk under way the moment the worker is asked to stop.
     shutdownGraceTime: config.worker.shutdownGraceMs,
     dataConverter: { payloadCodecs: [options.codec] },
+  };
+  const callbackWorker = Worker.create({
+    ...common,
+    taskQueue: config.callbacks.taskQueue,
+    activities: { deliverCallback },
+  });
+  const transcriptionWorker = Worker.create({
+    ...common,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: options.workflowBundle,
+    activities: { transcribeChunk },
     // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100;
     // how many is the fleet's decision, not just this worker's. The other kinds keep the SDK's default sizes.
     tuner: {
@@ -59,6 +77,7 @@ export async function createTranscriptionWorker(options: {
     ),
     workflowTaskPollerBehavior: autoscalingPollers(config.worker.maxWorkflowPollers),
   });
+  return Promise.all([transcriptionWorker, callbackWorker]);
 }
 
 /** Pollers from 1 up to `maximum`; the SDK starts at 5, which must not exceed the maximum. */

@@ -7,6 +7,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const WORKFLOW_TYPE = 'TranscriptionWorkflow';
 export const TRANSCRIBE_CHUNK_ACTIVITY = 'transcribeChunk';
+export const CALLBACK_DELIVERY_WORKFLOW_TYPE = 'CallbackDeliveryWorkflow';
 
 /** Visibility index of jobs by their owner; `GET /transcript/search` filters on it. */
 export const USER_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('TranscriptionUserId', SearchAttributeType.KEYWORD);
@@ -59,12 +60,61 @@ export interface ChunkActivityTimeouts {
   heartbeatMs: number;
 }
 
+/** A chunk the failed job a retry comes from had already transcribed: it is not sent to the ASR again. */
+export interface ReusedChunk {
+  index: number;
+  transcript: string;
+  segments: TranscriptSegment[] | null;
+  durationSeconds: number | null;
+  attempts: number;
+}
+
 /** The workflow's argument. Paths only: audio never travels in Temporal payloads. */
 export interface TranscriptionJobInput {
   userId: string;
   audioChunkPaths: string[];
   retry: ChunkRetryPolicy;
   timeouts: ChunkActivityTimeouts;
+  /** Set when the job retries a failed one (`POST /transcript/{jobId}/retry`). */
+  retryOf?: { jobId: string; completedChunks: ReusedChunk[] };
+  /** Where to POST the job's result when it ends, and how. */
+  callback?: CallbackSettings;
+}
+
+export interface CallbackSettings {
+  url: string;
+  /** Deliveries run on their own task queue, so they never take one of the slots kept for ASR calls. */
+  taskQueue: string;
+  retry: ChunkRetryPolicy;
+  timeoutMs: number;
+}
+
+/** A job as the API returns it, and as its callback receives it. */
+export interface TranscriptResult {
+  jobId: string;
+  userId: string;
+  jobStatus: JobStatus;
+  chunks: ChunkState[];
+  createdTime: string;
+  completedTime: string | null;
+  /** The stitched transcript of a completed job; null otherwise. */
+  transcription: string | null;
+  /** Why a failed job failed; null otherwise. */
+  failureReason: string | null;
+}
+
+/** One callback to deliver. The delivery id is the same on every attempt, so receivers can drop repeats. */
+export interface CallbackDelivery {
+  url: string;
+  deliveryId: string;
+  jobId: string;
+  /** The TranscriptResult as JSON, made once so every attempt sends (and signs) the same bytes. */
+  body: string;
+}
+
+export interface CallbackDeliveryInput {
+  delivery: CallbackDelivery;
+  settings: CallbackSettings;
 }
 
 export interface TranscribeChunkInput {
@@ -91,6 +141,7 @@ export const AUDIO_FILE_ERROR = 'AudioFileError';
 export const ASR_REJECTED_ERROR = 'AsrRejectedError';
 export const ASR_UNAVAILABLE_ERROR = 'AsrUnavailableError';
 export const NON_RETRYABLE_CHUNK_ERRORS = [AUDIO_FILE_ERROR, ASR_REJECTED_ERROR];
+export const CALLBACK_REJECTED_ERROR = 'CallbackRejectedError';
 
 /** The type of the failure a job's workflow ends with when a chunk failed for good; its details hold the state. */
 export const JOB_FAILED_ERROR = 'TranscriptionJobFailed';

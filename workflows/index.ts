@@ -1,1 +1,2 @@
 export { TranscriptionWorkflow } from './transcription-workflow';
+export { CallbackDeliveryWorkflow } from './callback-delivery-workflow';

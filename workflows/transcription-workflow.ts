@@ -1,16 +1,20 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
   isCancellation,
   metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import {
+  CALLBACK_DELIVERY_WORKFLOW_TYPE,
   JOB_FAILED_ERROR,
   chunkAttemptFailedSignal,
   NON_RETRYABLE_CHUNK_ERRORS,
@@ -19,6 +23,9 @@ import {
   jobStateQuery,
   type ChunkFailureDetails,
   type TranscriptionJobInput,
+  type CallbackDeliveryInput,
+  type JobStatus,
+  type TranscriptResult,
   type TranscriptionJobState,
 } from './contract';
 import { progressDetails } from './progress-details';
@@ -35,6 +42,7 @@ const CANCELED = 'canceled';
  * fails the job once the other chunks have finished, with the job's state in the failure's details. A job
  * cancelled from outside (`DELETE /transcript/{jobId}`) fails the same way with the reason "canceled": its
  * activities are cancelled, which aborts their ASR calls, and the chunks already transcribed keep their text.
+ * A job that retries a failed one starts with that job's transcribed chunks and sends only the others to the ASR.
  */
 export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promise<TranscriptionJobState> {
   const { workflowId } = workflowInfo();
@@ -46,6 +54,10 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
     failureReason: null,
   };
   setHandler(jobStateQuery, () => state);
+  for (const reused of input.retryOf?.completedChunks ?? []) {
+    const chunk = state.chunks[reused.index];
+    if (chunk) Object.assign(chunk, reused, { status: 'completed', error: null });
+  }
 
   const { transcribeChunk } = proxyActivities<Activities>({
     startToCloseTimeout: input.timeouts.startToCloseMs,
@@ -78,26 +90,28 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
 
   try {
     await Promise.all(
-      state.chunks.map(async (chunk) => {
-        try {
-          const result = await transcribeChunk.executeWithOptions(
-            { activityId: chunkActivityId(chunk.index), summary: `chunk ${chunk.index + 1}/${total}: ${chunk.path}` },
-            [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
-          );
-          chunk.status = 'completed';
-          chunk.error = null;
-          chunk.transcript = result.transcript;
-          chunk.segments = result.segments;
-          chunk.durationSeconds = result.durationSeconds;
-          chunk.attempts = result.attempt;
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          chunk.status = 'failed';
-          chunk.error = failureMessage(err);
-          chunk.attempts = failedAttempts(err, input.retry.maximumAttempts);
-        }
-        reportProgress();
-      }),
+      state.chunks
+        .filter((chunk) => chunk.status !== 'completed')
+        .map(async (chunk) => {
+          try {
+            const result = await transcribeChunk.executeWithOptions(
+              { activityId: chunkActivityId(chunk.index), summary: `chunk ${chunk.index + 1}/${total}: ${chunk.path}` },
+              [{ jobId: workflowId, index: chunk.index, path: chunk.path }],
+            );
+            chunk.status = 'completed';
+            chunk.error = null;
+            chunk.transcript = result.transcript;
+            chunk.segments = result.segments;
+            chunk.durationSeconds = result.durationSeconds;
+            chunk.attempts = result.attempt;
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            chunk.status = 'failed';
+            chunk.error = failureMessage(err);
+            chunk.attempts = failedAttempts(err, input.retry.maximumAttempts);
+          }
+          reportProgress();
+        }),
     );
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -109,6 +123,8 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
     state.completedTime = new Date().toISOString();
     state.failureReason = CANCELED;
     jobsEnded.add(1, { outcome: CANCELED });
+    // The job was cancelled, not its callback: the receiver still hears that it ended.
+    await CancellationScope.nonCancellable(() => startCallback(input, state, 'failed'));
     throw jobFailed(CANCELED, state);
   }
 
@@ -117,11 +133,43 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   if (failed.length > 0) {
     jobsEnded.add(1, { outcome: 'failed' });
     state.failureReason = failed.map((chunk) => `chunk ${chunk.index} (${chunk.path}): ${chunk.error}`).join('; ');
+    await startCallback(input, state, 'failed');
     throw jobFailed(`${failed.length} of ${total} chunks failed: ${state.failureReason}`, state);
   }
   state.transcription = stitchTranscript(state.chunks.map((chunk) => chunk.transcript ?? ''));
   jobsEnded.add(1, { outcome: 'completed' });
+  await startCallback(input, state, 'completed');
   return state;
+}
+
+/**
+ * Starts the delivery of the job's result to its callback URL, if it has one, as a workflow of its own that
+ * outlives this one: the job ends now, and the delivery retries for as long as its policy allows.
+ */
+async function startCallback(input: TranscriptionJobInput, state: TranscriptionJobState, jobStatus: JobStatus) {
+  if (!input.callback) return;
+  const { workflowId, startTime } = workflowInfo();
+  const deliveryId = `${workflowId}-callback`;
+  const result: TranscriptResult = {
+    jobId: workflowId,
+    userId: state.userId,
+    jobStatus,
+    chunks: state.chunks,
+    createdTime: startTime.toISOString(),
+    completedTime: state.completedTime,
+    transcription: state.transcription,
+    failureReason: state.failureReason,
+  };
+  const delivery: CallbackDeliveryInput = {
+    delivery: { url: input.callback.url, deliveryId, jobId: workflowId, body: JSON.stringify(result) },
+    settings: input.callback,
+  };
+  await startChild(CALLBACK_DELIVERY_WORKFLOW_TYPE, {
+    workflowId: deliveryId,
+    args: [delivery],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    staticSummary: `Callback of ${workflowId} (${jobStatus}) to ${new URL(input.callback.url).origin}`,
+  });
 }
 
 /** How a job fails: with its state in the details, so the API reads the chunks from the failure. */

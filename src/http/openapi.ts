@@ -3,6 +3,7 @@ import {
   errorResponseSchema,
   healthResponseSchema,
   searchJobsResponseSchema,
+  retryJobResponseSchema,
   submitJobResponseSchema,
   transcriptResultSchema,
 } from './response-schemas';
@@ -169,6 +170,42 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
             content: json(transcriptResultSchema),
           },
           ...errors('404', '409'),
+        }),
+      },
+    },
+    '/transcript/{jobId}/retry': {
+      post: {
+        operationId: 'retryJob',
+        summary: "Retry a failed job's failed chunks",
+        description:
+          'Starts a new job over the same files that carries over the chunks the failed job transcribed and sends only the others to the ASR again. Their files are checked again as on submission. Owners and operators may retry; only a failed job can be retried.',
+        parameters: [
+          { name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') },
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            schema: schemaOf(idempotencyKeySchema.unwrap(), 'input'),
+            description: idempotencyKeySchema.unwrap().meta()?.description,
+          },
+        ],
+        responses: authenticated({
+          '202': {
+            description: 'The new job started (or, with a repeated Idempotency-Key, had started).',
+            headers: {
+              Location: { description: 'Where to read the new job.', schema: { type: 'string' } },
+              'Idempotent-Replayed': { description: '`true` on a repeat.', schema: { type: 'string' } },
+            },
+            content: json(retryJobResponseSchema),
+            links: {
+              getJob: {
+                operationId: 'getJob',
+                parameters: { jobId: '$response.body#/jobId' },
+                description: 'The new job.',
+              },
+            },
+          },
+          ...errors('400', '404', '409', '413', '415'),
         }),
       },
     },

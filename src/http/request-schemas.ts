@@ -45,8 +45,19 @@ export function submitJobSchema(maxChunksPerJob: number) {
       .min(1, 'at least one audio chunk is needed')
       .max(maxChunksPerJob, `at most ${maxChunksPerJob} audio chunks per job`)
       .meta({ description: 'The chunks of one recording, in order; their transcripts are stitched in this order.' }),
+    callbackUrl: callbackUrlSchema.optional(),
   });
 }
+
+const callbackUrlSchema = z.string().max(2048).meta({
+  description:
+    "Where to POST the job's result (the same JSON as `GET /transcript/{jobId}`) when it ends, signed with HMAC-SHA256; its origin must be on the service's allow-list.",
+  example: 'https://hooks.example.com/transcripts',
+});
+
+export const retryJobSchema = z.strictObject({
+  callbackUrl: callbackUrlSchema.optional(),
+});
 
 export const idempotencyKeySchema = z
   .string()

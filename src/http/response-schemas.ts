@@ -38,6 +38,12 @@ export const transcriptResultSchema = z.strictObject({
 
 export const submitJobResponseSchema = z.strictObject({ jobId: z.string() });
 
+export const retryJobResponseSchema = z.strictObject({
+  jobId: z.string().meta({ description: 'The new job.' }),
+  retriedFrom: z.string().meta({ description: 'The failed job it retries.' }),
+  reusedChunks: z.number().int().min(0).meta({ description: 'Chunks carried over, not sent to the ASR again.' }),
+});
+
 export const searchJobsResponseSchema = z.strictObject({
   results: z.array(transcriptResultSchema),
   nextPageToken: z.string().nullable().meta({ description: 'Pass as `pageToken` for the next page; null at the end.' }),

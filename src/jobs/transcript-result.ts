@@ -1,18 +1,6 @@
-import type { ChunkState, JobStatus } from '../../workflows/contract';
+import type { ChunkState, TranscriptResult } from '../../workflows/contract';
 
-/** A job as the API returns it. */
-export interface TranscriptResult {
-  jobId: string;
-  userId: string;
-  jobStatus: JobStatus;
-  chunks: ChunkState[];
-  createdTime: string;
-  completedTime: string | null;
-  /** The stitched transcript of a completed job; null otherwise. */
-  transcription: string | null;
-  /** Why a failed job failed; null otherwise. */
-  failureReason: string | null;
-}
+export type { TranscriptResult };
 
 /** Jobs that started before chunks had timings keep none: their chunks read null, as the API promises. */
 export function withTimings(chunks: ChunkState[]): ChunkState[] {

@@ -18,6 +18,7 @@ import {
   USER_ID_SEARCH_ATTRIBUTE,
   WORKFLOW_TYPE,
   jobStateQuery,
+  type CallbackSettings,
   type ChunkActivityTimeouts,
   type ChunkRetryPolicy,
   type JobStatus,
@@ -62,6 +63,8 @@ export interface TranscriptionJobsOptions {
   timeouts: ChunkActivityTimeouts;
   /** How long to wait for a running workflow to answer its state query before reading its history instead. */
   queryTimeoutMs: number;
+  /** How callbacks are delivered; each job's URL comes with its submission. */
+  callbacks: Omit<CallbackSettings, 'url'>;
 }
 
 export interface SubmitJobRequest {
@@ -69,6 +72,10 @@ export interface SubmitJobRequest {
   audioChunkPaths: string[];
   idempotencyKey?: string;
   beforeStart?: () => Promise<void>;
+  /** Set when the job retries a failed one: its transcribed chunks are kept, the rest go to the ASR again. */
+  retryOf?: TranscriptionJobInput['retryOf'];
+  /** Already checked against the allow-list. */
+  callbackUrl?: string;
 }
 
 export interface SearchJobsRequest {
@@ -104,7 +111,14 @@ export class TranscriptionJobs {
    * `beforeStart` runs only when a new job is about to start, and may refuse it by throwing.
    */
   async submit(request: SubmitJobRequest): Promise<{ jobId: string; replayed: boolean }> {
-    const fingerprint = sha256(JSON.stringify([request.userId, request.audioChunkPaths]));
+    const fingerprint = sha256(
+      JSON.stringify([
+        request.userId,
+        request.audioChunkPaths,
+        request.retryOf?.jobId ?? null,
+        request.callbackUrl ?? null,
+      ]),
+    );
     const jobId = request.idempotencyKey
       ? `job-${sha256(`${request.userId}\n${request.idempotencyKey}`).slice(0, 32)}`
       : `job-${ulid().toLowerCase()}`;
@@ -118,8 +132,11 @@ export class TranscriptionJobs {
       audioChunkPaths: request.audioChunkPaths,
       retry: this.options.retry,
       timeouts: this.options.timeouts,
+      ...(request.retryOf ? { retryOf: request.retryOf } : {}),
+      ...(request.callbackUrl ? { callback: { ...this.options.callbacks, url: request.callbackUrl } } : {}),
     };
     const count = request.audioChunkPaths.length;
+    const toTranscribe = count - (request.retryOf?.completedChunks.length ?? 0);
     try {
       await this.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
         workflowId: jobId,
@@ -127,7 +144,9 @@ export class TranscriptionJobs {
         args: [input],
         typedSearchAttributes: [{ key: USER_ID_SEARCH_ATTRIBUTE, value: request.userId }],
         memo: { requestFingerprint: fingerprint },
-        staticSummary: `Transcription for ${request.userId}: ${count} chunk${count === 1 ? '' : 's'}`,
+        staticSummary: request.retryOf
+          ? `Retry of ${request.retryOf.jobId} for ${request.userId}: ${toTranscribe} of ${count} chunks to transcribe again`
+          : `Transcription for ${request.userId}: ${count} chunk${count === 1 ? '' : 's'}`,
         staticDetails: request.audioChunkPaths.map((path, index) => `${index}. \`${path}\``).join('\n'),
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });

@@ -217,7 +217,7 @@ describe('security on the real service', () => {
       timeoutMs: 8 * 60_000,
     });
     if (result.exitCode !== 0) throw new Error(`Schemathesis found problems:\n${result.output}`);
-    expect(result.operations).toBe(11);
+    expect(result.operations).toBe(12);
     expect(result.requests).toBeGreaterThanOrEqual(2000);
     expect((await stack.request('GET', '/healthz')).status).toBe(200);
   }, 600_000);

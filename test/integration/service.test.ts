@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import { CALLBACK_HEADERS, verifyCallback } from '../../src/callbacks/callback-signature';
 import { writeChunk } from '../support/temp-dir';
 import { ServiceStack, freePort, pollUntil } from '../support/service-stack';
+import { WebhookReceiver } from '../support/webhook-receiver';
 
 /**
  * The whole service for real: the pinned Temporal dev server, worker processes, the ASR simulator, and the API
@@ -12,10 +14,20 @@ describe('transcription service on the real Temporal dev server', () => {
   let completedJobId: string;
   let failedJobId: string;
   let workerMetrics: string;
+  let receiver: WebhookReceiver;
+  const CALLBACK_SECRET = 'integration-test-callback-secret-0123456789';
 
   beforeAll(async () => {
     workerMetrics = `127.0.0.1:${await freePort()}`;
-    stack = await ServiceStack.start({ failPattern: /^broken\//, env: { WORKER_METRICS_ADDRESS: workerMetrics } });
+    receiver = await WebhookReceiver.start();
+    stack = await ServiceStack.start({
+      failPattern: /^broken\//,
+      env: {
+        WORKER_METRICS_ADDRESS: workerMetrics,
+        CALLBACK_URL_ALLOWLIST: receiver.origin,
+        CALLBACK_SIGNING_SECRET: CALLBACK_SECRET,
+      },
+    });
     for (let index = 1; index <= 4; index += 1) {
       await writeChunk(stack.audioRoot, `talk/part-${index}.wav`, { transcript: `words of part ${index}` });
     }
@@ -25,6 +37,7 @@ describe('transcription service on the real Temporal dev server', () => {
 
   afterAll(async () => {
     await stack?.stop();
+    await receiver?.stop();
   });
 
   it('when a job is submitted, then it is accepted at once and completes with the chunks stitched in order', async () => {
@@ -51,6 +64,8 @@ describe('transcription service on the real Temporal dev server', () => {
         index: 0,
         path: 'talk/part-3.wav',
         status: 'completed',
+        durationSeconds: 0.1,
+        segments: null,
         attempts: 1,
         error: null,
         transcript: 'words of part 3',
@@ -59,6 +74,8 @@ describe('transcription service on the real Temporal dev server', () => {
         index: 1,
         path: 'talk/part-1.wav',
         status: 'completed',
+        durationSeconds: 0.1,
+        segments: null,
         attempts: 1,
         error: null,
         transcript: 'words of part 1',
@@ -67,6 +84,8 @@ describe('transcription service on the real Temporal dev server', () => {
         index: 2,
         path: 'talk/part-2.wav',
         status: 'completed',
+        durationSeconds: 0.1,
+        segments: null,
         attempts: 1,
         error: null,
         transcript: 'words of part 2',
@@ -85,6 +104,66 @@ describe('transcription service on the real Temporal dev server', () => {
     expect(job.chunks[1]).toMatchObject({ attempts: 3, error: 'ASR answered 500: simulated permanent ASR failure' });
     expect(job.chunks[0].transcript).toBe('words of part 1');
     expect(stack.simulator.requestCount('broken/chunk.wav')).toBe(3);
+  });
+
+  it('when a failed job is retried, then only its failed chunk goes to the ASR again and the new job completes', async () => {
+    stack.simulator.script('broken/chunk.wav', [{ status: 200, body: { text: 'mended' } }]);
+    const sentBefore = ['talk/part-1.wav', 'broken/chunk.wav', 'talk/part-2.wav'].map((file) =>
+      stack.simulator.requestCount(file),
+    );
+    const retried = await stack.request('POST', `/transcript/${failedJobId}/retry`, undefined, stack.auth('alice'));
+    expect(retried.status).toBe(202);
+    expect(retried.json).toMatchObject({ retriedFrom: failedJobId, reusedChunks: 2 });
+    const job = await stack.waitForJob(retried.json.jobId);
+    expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'words of part 1 mended words of part 2' });
+    const sentAfter = ['talk/part-1.wav', 'broken/chunk.wav', 'talk/part-2.wav'].map((file) =>
+      stack.simulator.requestCount(file),
+    );
+    expect(sentAfter.map((count, i) => count - sentBefore[i]!)).toEqual([0, 1, 0]);
+
+    const again = await stack.request('POST', `/transcript/${job.jobId}/retry`, undefined, stack.auth('alice'));
+    expect(again.status).toBe(409);
+    expect(again.json.error.code).toBe('job_not_failed');
+    const someoneElse = await stack.request('POST', `/transcript/${failedJobId}/retry`, undefined, stack.auth('bob'));
+    expect(someoneElse.status).toBe(404);
+  });
+
+  it('when a job names a callback URL, then its result is POSTed there signed, retried after a 503 under one delivery id', async () => {
+    receiver.answers.push({ status: 503 });
+    const submitted = await stack.request(
+      'POST',
+      '/transcribe',
+      { audioChunkPaths: ['talk/part-1.wav'], callbackUrl: `${receiver.origin}/hooks/transcripts` },
+      stack.auth('carol'),
+    );
+    expect(submitted.status).toBe(202);
+    const job = await stack.waitForJob(submitted.json.jobId);
+    expect(job.jobStatus).toBe('completed');
+    await pollUntil(
+      async () => receiver.received.length,
+      (count) => count >= 2,
+      30_000,
+    );
+    const [refused, delivered] = receiver.received;
+    expect(refused!.headers[CALLBACK_HEADERS.delivery]).toBe(delivered!.headers[CALLBACK_HEADERS.delivery]);
+    const signed = {
+      timestamp: delivered!.headers[CALLBACK_HEADERS.timestamp] as string,
+      signature: delivered!.headers[CALLBACK_HEADERS.signature] as string,
+      body: delivered!.body,
+    };
+    expect(verifyCallback(CALLBACK_SECRET, signed)).toBe(true);
+    expect(JSON.parse(delivered!.body)).toEqual(job);
+
+    const refusedUrl = await stack.request(
+      'POST',
+      '/transcribe',
+      { audioChunkPaths: ['talk/part-1.wav'], callbackUrl: 'http://169.254.169.254/latest/meta-data' },
+      stack.auth('carol'),
+    );
+    expect(refusedUrl.status).toBe(400);
+    expect(refusedUrl.json.error.details).toEqual([
+      { field: 'callbackUrl', message: 'http://169.254.169.254 is not an allowed callback origin' },
+    ]);
   });
 
   it.each([

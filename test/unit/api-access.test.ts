@@ -1,3 +1,4 @@
+import { CallbackUrlPolicy } from '../../src/callbacks/callback-url-policy';
 import type { ChunkState } from '../../workflows/contract';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -124,6 +125,7 @@ describe('API access rules and hostile input', () => {
       logger: createLogger('api', 'silent'),
       withinDeadline: (fn) => fn(),
       metrics: new ApiMetrics(),
+      callbackPolicy: new CallbackUrlPolicy(['https://hooks.example.com', 'https://*.example.org']),
       ...overrides,
     }).callback();
 
@@ -388,6 +390,63 @@ describe('API access rules and hostile input', () => {
       const vtt = await request(app()).get(`/transcript/${jobId}?format=vtt`).set(bearer('alice'));
       expect(vtt.headers['content-type']).toBe('text/vtt; charset=utf-8');
       expect(vtt.text).toMatch(/^WEBVTT\n\n00:00:01\.000 --> 00:00:02\.500\none\n/);
+    });
+  });
+
+  describe('completion callbacks', () => {
+    it('when a job names an allowed callback URL, then it is accepted and passed on with the job', async () => {
+      const body = { audioChunkPaths: ['rec/one.wav'], callbackUrl: 'https://a.example.org/hook?job=1' };
+      const response = await request(app()).post('/transcribe').set(bearer('alice')).send(body);
+      expect(response.status).toBe(202);
+      expect(jobs.submitted.at(-1)?.callbackUrl).toBe('https://a.example.org/hook?job=1');
+    });
+
+    it.each([
+      [
+        'an origin not on the allow-list',
+        'https://internal.corp/hook',
+        'https://internal.corp is not an allowed callback origin',
+      ],
+      ['a loopback address', 'http://127.0.0.1:8080/hook', 'http://127.0.0.1:8080 is not an allowed callback origin'],
+      [
+        'another port of an allowed host',
+        'https://hooks.example.com:8443/hook',
+        'https://hooks.example.com:8443 is not an allowed callback origin',
+      ],
+      [
+        'the bare domain of a wildcard',
+        'https://example.org/hook',
+        'https://example.org is not an allowed callback origin',
+      ],
+      [
+        'plain http to an https origin',
+        'http://hooks.example.com/hook',
+        'http://hooks.example.com is not an allowed callback origin',
+      ],
+      ['credentials in the URL', 'https://user:pw@hooks.example.com/hook', 'must not carry credentials'],
+      ['not a URL', 'hooks.example.com', 'not a valid URL'],
+    ])(
+      'when the callback URL is %s, then the job is refused with a 400 naming callbackUrl',
+      async (_, callbackUrl, message) => {
+        const response = await request(app())
+          .post('/transcribe')
+          .set(bearer('alice'))
+          .send({ audioChunkPaths: ['rec/one.wav'], callbackUrl });
+        expect(response.status).toBe(400);
+        expect(response.body.error.details).toEqual([{ field: 'callbackUrl', message }]);
+        expect(jobs.submitted).toHaveLength(0);
+      },
+    );
+
+    it('when no callback origin is configured, then any callbackUrl is refused as not enabled', async () => {
+      const response = await request(app({ callbackPolicy: new CallbackUrlPolicy([]) }))
+        .post('/transcribe')
+        .set(bearer('alice'))
+        .send({ audioChunkPaths: ['rec/one.wav'], callbackUrl: 'https://hooks.example.com/hook' });
+      expect(response.status).toBe(400);
+      expect(response.body.error.details).toEqual([
+        { field: 'callbackUrl', message: 'callbacks are not enabled on this service' },
+      ]);
     });
   });
 

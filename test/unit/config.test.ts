@@ -52,6 +52,26 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUTH_METHODS: 'jwt, api-key' }).auth.methods).toEqual(['jwt', 'api-key']);
   });
 
+  it('when callbacks are allowed, then a signing secret is required and every origin must be one', () => {
+    expect(() => loadConfig({ CALLBACK_URL_ALLOWLIST: 'https://hooks.example.com' })).toThrow(
+      /CALLBACK_SIGNING_SECRET: required when CALLBACK_URL_ALLOWLIST is set/,
+    );
+    expect(() =>
+      loadConfig({ CALLBACK_URL_ALLOWLIST: 'hooks.example.com', CALLBACK_SIGNING_SECRET: 'x'.repeat(32) }),
+    ).toThrow(/CALLBACK_URL_ALLOWLIST="hooks.example.com": "hooks.example.com" is not an origin/);
+    expect(() => loadConfig({ CALLBACK_SIGNING_SECRET: 'short' })).toThrow(
+      /CALLBACK_SIGNING_SECRET=\(hidden\): must be at least 32 characters/,
+    );
+    const config = loadConfig({
+      CALLBACK_URL_ALLOWLIST: 'https://hooks.example.com, https://*.example.org',
+      CALLBACK_SIGNING_SECRET: 'x'.repeat(32),
+    });
+    expect(config.callbacks).toMatchObject({
+      allowList: ['https://hooks.example.com', 'https://*.example.org'],
+      taskQueue: 'transcription-callbacks',
+    });
+  });
+
   it('when loaded, then the configuration cannot be changed afterwards', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.chunkRetry)).toBe(true);

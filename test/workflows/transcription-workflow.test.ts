@@ -1,3 +1,4 @@
+import { CallbackRejectedError, CallbackUnavailableError } from '../../src/callbacks/callback-sender';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -22,6 +23,7 @@ import {
   type TranscriptionJobInput,
   type TranscriptionJobState,
 } from '../../workflows/contract';
+import { RecordingCallbacks } from '../support/recording-callbacks';
 import { ScriptedTranscriber, textOnly } from '../support/scripted-transcriber';
 import { testServerExecutable } from '../support/temporal-binaries';
 import { tempDir, writeChunk } from '../support/temp-dir';
@@ -61,6 +63,8 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     transcriber: ScriptedTranscriber,
     paths: string[],
     body: (jobId: string) => Promise<T>,
+    extra: Partial<TranscriptionJobInput> = {},
+    callbacks: RecordingCallbacks = new RecordingCallbacks(clock),
   ): Promise<T> {
     testNumber += 1;
     const taskQueue = `workflow-test-${testNumber}`;
@@ -72,13 +76,14 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       activities: createActivities({
         asr: transcriber,
         audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048, maxChunkSeconds: 300 }),
+        callbacks,
       }),
     });
     return worker.runUntil(async () => {
       await env.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
         taskQueue,
         workflowId: jobId,
-        args: [input(paths)],
+        args: [{ ...input(paths), ...extra }],
       });
       return body(jobId);
     });
@@ -182,6 +187,82 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     expect(state.chunks[0]).toMatchObject({ segments, durationSeconds: 1.25 });
     // The scripted ASR gives c1.wav text alone; the file is a 0.1 s WAV.
     expect(state.chunks[1]).toMatchObject({ segments: null, durationSeconds: 0.1 });
+  });
+
+  it('when a job retries a failed one, then the chunks it carries over are not sent to the ASR and keep their text', async () => {
+    const asr = new ScriptedTranscriber(clock);
+    const carried = { index: 0, transcript: 'kept', segments: null, durationSeconds: 2, attempts: 1 };
+    const state = await runJob(asr, ['c0.wav', 'c1.wav'], result, {
+      retryOf: { jobId: 'job-failed-before', completedChunks: [carried] },
+    });
+    expect(asr.attempts.map((attempt) => attempt.name)).toEqual(['c1.wav']);
+    expect(state.chunks[0]).toMatchObject({ status: 'completed', transcript: 'kept', durationSeconds: 2, attempts: 1 });
+    expect(state.transcription).toBe('kept text of c1.wav');
+  });
+
+  describe('completion callbacks', () => {
+    const callbackInput = (taskQueue: string): Partial<TranscriptionJobInput> => ({
+      callback: {
+        url: 'https://hooks.example.com/done',
+        taskQueue,
+        timeoutMs: 10_000,
+        retry: { maximumAttempts: 5, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: 300_000 },
+      },
+    });
+
+    it('when the receiver fails twice, then the result is delivered on the third attempt, 5 s then 10 s apart, with one delivery id, and the job does not wait for it', async () => {
+      const callbacks = new RecordingCallbacks(clock, [
+        new CallbackUnavailableError('answered 503'),
+        new CallbackUnavailableError('unreachable: ECONNREFUSED'),
+      ]);
+      const jobId = `job-test-${testNumber + 1}`;
+      const { job, delivered } = await runJob(
+        new ScriptedTranscriber(clock),
+        ['c0.wav'],
+        async (id) => {
+          const job = await result(id);
+          const jobEnded = await clock();
+          await env.client.workflow.getHandle(`${id}-callback`).result();
+          return { job, delivered: jobEnded };
+        },
+        callbackInput(`workflow-test-${testNumber + 1}`),
+        callbacks,
+      );
+      expect(job.transcription).toBe('text of c0.wav');
+      const times = callbacks.attempts.map((attempt) => attempt.atMs);
+      expect(times).toHaveLength(3);
+      expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(5000);
+      expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(10_000);
+      // The job ended before its callback was first attempted successfully.
+      expect(delivered).toBeLessThan(times[2]!);
+      const ids = new Set(callbacks.attempts.map((attempt) => attempt.delivery.deliveryId));
+      expect([...ids]).toEqual([`${jobId}-callback`]);
+      const sent = JSON.parse(callbacks.attempts[0]!.delivery.body);
+      expect(sent).toMatchObject({ jobId, userId: 'alice', jobStatus: 'completed', transcription: 'text of c0.wav' });
+      expect(callbacks.attempts[0]!.delivery.url).toBe('https://hooks.example.com/done');
+    });
+
+    it('when the job fails, then the callback says so with the reason; when the receiver rejects it (4xx), it is not tried again', async () => {
+      const callbacks = new RecordingCallbacks(clock, [new CallbackRejectedError('answered 410')]);
+      const asr = new ScriptedTranscriber(clock).script('c0.wav', {
+        error: new AsrRejectedError('ASR answered 400', 400),
+      });
+      await runJob(
+        asr,
+        ['c0.wav'],
+        async (id) => {
+          await failedState(id);
+          await expect(env.client.workflow.getHandle(`${id}-callback`).result()).rejects.toThrow();
+        },
+        callbackInput(`workflow-test-${testNumber + 1}`),
+        callbacks,
+      );
+      expect(callbacks.attempts).toHaveLength(1);
+      expect(JSON.parse(callbacks.attempts[0]!.delivery.body)).toMatchObject({
+        jobStatus: 'failed',
+        failureReason: expect.stringContaining('ASR answered 400'),
+      });
+    });
   });
 
   it('when a chunk is being retried, then the current details the Web UI shows name the chunk and its last error', async () => {

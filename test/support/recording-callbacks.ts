@@ -1,0 +1,22 @@
+import type { CallbackSender } from '../../src/callbacks/callback-sender';
+import type { CallbackDelivery } from '../../workflows/contract';
+
+/**
+ * TEST DOUBLE of the callback sender for time-skipping workflow tests: records every delivery attempt with the
+ * test server's clock, and fails the first ones with the scripted errors.
+ */
+export class RecordingCallbacks implements Pick<CallbackSender, 'send'> {
+  readonly attempts: { delivery: CallbackDelivery; atMs: number }[] = [];
+
+  constructor(
+    private readonly clock: () => Promise<number>,
+    private readonly failures: Error[] = [],
+  ) {}
+
+  async send(delivery: CallbackDelivery): Promise<number> {
+    this.attempts.push({ delivery, atMs: await this.clock() });
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    return 204;
+  }
+}
