@@ -310,6 +310,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       `AUTH_METHODS=none: authentication may be off only when the API listens on loopback, and HOST is ${v.HOST}`,
     ]);
   }
+  // Temporal refuses such a policy only when the first chunk is scheduled, failing every job; refuse it here.
+  if (v.CHUNK_RETRY_MAX_INTERVAL_MS < v.CHUNK_RETRY_INITIAL_INTERVAL_MS) {
+    throw new ConfigError([
+      `CHUNK_RETRY_MAX_INTERVAL_MS: must be at least CHUNK_RETRY_INITIAL_INTERVAL_MS (${v.CHUNK_RETRY_INITIAL_INTERVAL_MS})`,
+    ]);
+  }
   if (v.CALLBACK_URL_ALLOWLIST.length > 0 && v.CALLBACK_SIGNING_SECRET === undefined) {
     throw new ConfigError(['CALLBACK_SIGNING_SECRET: required when CALLBACK_URL_ALLOWLIST is set, to sign callbacks']);
   }

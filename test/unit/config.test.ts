@@ -72,6 +72,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('when the longest retry backoff is shorter than the first, then start-up stops naming the variable', () => {
+    expect(() => loadConfig({ CHUNK_RETRY_INITIAL_INTERVAL_MS: '60000' })).toThrow(
+      /CHUNK_RETRY_MAX_INTERVAL_MS: must be at least CHUNK_RETRY_INITIAL_INTERVAL_MS \(60000\)/,
+    );
+    expect(
+      loadConfig({ CHUNK_RETRY_INITIAL_INTERVAL_MS: '60000', CHUNK_RETRY_MAX_INTERVAL_MS: '60000' }).chunkRetry,
+    ).toMatchObject({ initialIntervalMs: 60_000, maximumIntervalMs: 60_000 });
+  });
+
   it('when loaded, then the configuration cannot be changed afterwards', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.chunkRetry)).toBe(true);
