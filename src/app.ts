@@ -9,6 +9,7 @@ import { actingUserId, mayRead, type Caller } from './http/caller';
 import type { CallbackUrlPolicy } from './callbacks/callback-url-policy';
 import { HttpError, invalidRequest, type FieldProblem } from './http/http-error';
 import type { ApiMetrics } from './http/api-metrics';
+import { createDocsRouter } from './http/docs-routes';
 import { buildOpenApiDocument } from './http/openapi';
 import type { RateLimiter } from './http/rate-limiter';
 import { readJsonBody } from './http/read-json-body';
@@ -263,7 +264,7 @@ export function createApp(deps: AppDependencies): Koa<State> {
   app.use(searchIsNotAJob);
   app.use(rejectOversizedUrls);
   app.use(answerInTime(deps.answerWithinMs ?? ANSWER_WITHIN_MS, deps.withinDeadline));
-  for (const router of [publicRoutes, deps.codec?.router, jobRoutes]) {
+  for (const router of [publicRoutes, createDocsRouter(), deps.codec?.router, jobRoutes]) {
     if (!router) continue;
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -152,7 +152,7 @@ function printBanner(
   const auth = user ? `-H 'authorization: Bearer ${user.key}' ` : '';
   const lines = [
     '',
-    `  Transcription API   ${urls.apiUrl}   (API docs: ${urls.apiUrl}/openapi.json)`,
+    `  Transcription API   ${urls.apiUrl}   (API docs: ${urls.apiUrl}/docs)`,
     `  Temporal Web UI     ${urls.uiUrl ?? `(external Temporal at ${config.temporal.address})`}`,
     ...(urls.uiUrl
       ? [`  Decode job data     sign this browser in at ${urls.apiUrl}/codec/session with the operator key`]

@@ -132,7 +132,8 @@ export async function TranscriptionWorkflow(input: TranscriptionJobInput): Promi
   const failed = state.chunks.filter((chunk) => chunk.status === 'failed');
   if (failed.length > 0) {
     jobsEnded.add(1, { outcome: 'failed' });
-    state.failureReason = failed.map((chunk) => `chunk ${chunk.index} (${chunk.path}): ${chunk.error}`).join('; ');
+    // Numbered from 1, as the chunk activities' summaries and the current details number them in the Web UI.
+    state.failureReason = failed.map((chunk) => `chunk ${chunk.index + 1} (${chunk.path}): ${chunk.error}`).join('; ');
     await startCallback(input, state, 'failed');
     throw jobFailed(`${failed.length} of ${total} chunks failed: ${state.failureReason}`, state);
   }

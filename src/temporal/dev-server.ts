@@ -66,7 +66,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       '--search-attribute',
       `${key.name}=${searchAttributeFlagType(key.type)}`,
     ]),
-    ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    // The UI's news feed is fetched from temporal.io, which a service on a closed network must not depend on.
+    ...(options.uiPort === undefined
+      ? ['--headless']
+      : ['--ui-port', String(options.uiPort), '--ui-disable-news-fetch']),
     ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
   ];
   // Under the guard, so no orphan keeps the database and ports if this process dies.

@@ -59,7 +59,10 @@ export class ServiceStack {
     private readonly closeApi: () => Promise<void>,
   ) {}
 
-  static async start(options: { env?: Record<string, string>; failPattern?: RegExp } = {}): Promise<ServiceStack> {
+  /** `uiPort` runs the dev server with its Web UI there, and lets that UI's origin call the codec endpoint. */
+  static async start(
+    options: { env?: Record<string, string>; failPattern?: RegExp; uiPort?: number } = {},
+  ): Promise<ServiceStack> {
     const dir = await tempDir('stack');
     const audioRoot = path.join(dir, 'audio');
     await mkdir(audioRoot);
@@ -67,6 +70,7 @@ export class ServiceStack {
       toolsDir: path.join(PROJECT_ROOT, '.tools'),
       dbFilename: path.join(dir, 'temporal.sqlite'),
       port: await freePort(),
+      uiPort: options.uiPort,
       namespace: 'default',
       startupTimeoutMs: 120_000,
     });
@@ -92,6 +96,7 @@ export class ServiceStack {
       CHUNK_HEARTBEAT_TIMEOUT_MS: '2000',
       API_QUERY_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'error',
+      ...(options.uiPort === undefined ? {} : { TEMPORAL_UI_PORT: String(options.uiPort) }),
       ...options.env,
     };
     const config = loadConfig(env);

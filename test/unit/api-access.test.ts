@@ -180,6 +180,22 @@ describe('API access rules and hostile input', () => {
       expect(spec.body.openapi).toBe('3.1.0');
     });
 
+    it('when the docs page and its assets are read without credentials, then they come from this origin alone', async () => {
+      const page = await request(app()).get('/docs');
+      expect(page.status).toBe(200);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(page.text).not.toMatch(/https?:\/\//);
+      const bundle = await request(app()).get('/docs/swagger-ui-bundle.js');
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers['content-type']).toBe('text/javascript; charset=utf-8');
+      for (const other of ['/docs/package.json', '/docs/..%2Fpackage.json', '/docs/swagger-ui-bundle.js.map']) {
+        const response = await request(app()).get(other);
+        expect(response.status).toBe(404);
+        expect(response.body.error.code).toBe('not_found');
+      }
+    });
+
     it('when requests carry good and bad keys, then no key reaches the log', async () => {
       const { lines, logger } = capturedLog('trace');
       const logged = app({ logger });

@@ -143,7 +143,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     expect(state.chunks[1]).toMatchObject({ attempts: 3, error: 'ASR answered 503: busy', transcript: null });
     expect(state.chunks[0]?.transcript).toBe('text of c0.wav');
     expect(state.transcription).toBeNull();
-    expect(state.failureReason).toContain('chunk 1 (c1.wav): ASR answered 503: busy');
+    expect(state.failureReason).toContain('chunk 2 (c1.wav): ASR answered 503: busy');
   });
 
   it('when the ASR rejects a chunk (a 4xx), then it is attempted once and fails the job', async () => {
