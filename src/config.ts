@@ -38,6 +38,12 @@ const regex = optionalString.transform((value, ctx) => {
 
 const url = optionalString.refine((value) => value === undefined || URL.canParse(value), 'not a valid URL');
 
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .optional()
+    .transform((value) => (value === undefined ? fallback : value === 'true' || value === '1'));
+
 const callbackAllowList = optionalString.transform((value, ctx) => {
   if (value === undefined) return [];
   const entries = value.split(',').map((entry) => entry.trim());
@@ -176,6 +182,35 @@ export const CONFIG_VARIABLES = {
     doc: 'Task queue of the transcription worker.',
     schema: z.string().min(1).default('transcription'),
   },
+  TEMPORAL_TLS: {
+    doc: "Connect to Temporal over TLS, verifying the server's certificate against the system's CAs or TEMPORAL_TLS_CA_FILE. Implied by the other TEMPORAL_TLS_* variables and by TEMPORAL_API_KEY.",
+    schema: flag(false),
+  },
+  TEMPORAL_TLS_CA_FILE: {
+    doc: "PEM file of the CA that signed the Temporal server's certificate, when the system does not trust it.",
+    schema: optionalString,
+  },
+  TEMPORAL_TLS_CERT_FILE: {
+    doc: "PEM file of this process's client certificate, for mutual TLS; needs TEMPORAL_TLS_KEY_FILE.",
+    schema: optionalString,
+  },
+  TEMPORAL_TLS_KEY_FILE: {
+    doc: 'PEM file of the private key of TEMPORAL_TLS_CERT_FILE.',
+    schema: optionalString,
+  },
+  TEMPORAL_TLS_SERVER_NAME: {
+    doc: "Name to check the server's certificate against (and send as SNI), when it is not the host of TEMPORAL_ADDRESS.",
+    schema: optionalString,
+  },
+  TEMPORAL_API_KEY: {
+    doc: 'API key sent to Temporal (Temporal Cloud API-key authentication); implies TLS.',
+    schema: optionalString,
+    secret: true,
+  },
+  TEMPORAL_PREPARE_NAMESPACE: {
+    doc: 'Register the search attributes and set the retention on the namespace at start-up. `false` where operators prepare it themselves (Temporal Cloud; the production compose): the processes then only check that the search attributes exist.',
+    schema: flag(true),
+  },
   TEMPORAL_PORT: { doc: 'gRPC port of the embedded dev server.', schema: port(7233) },
   TEMPORAL_UI_PORT: { doc: 'Web UI port of the embedded dev server.', schema: port(8233) },
   TEMPORAL_RETENTION_DAYS: {
@@ -301,6 +336,22 @@ function parseVariables(env: NodeJS.ProcessEnv): Parsed {
   return parsed as Parsed;
 }
 
+/** TLS towards Temporal, if any setting asks for it; files by their resolved paths, read when connecting. */
+function temporalTls(v: Parsed) {
+  const wanted =
+    v.TEMPORAL_TLS ||
+    v.TEMPORAL_API_KEY !== undefined ||
+    [v.TEMPORAL_TLS_CA_FILE, v.TEMPORAL_TLS_CERT_FILE, v.TEMPORAL_TLS_SERVER_NAME].some((value) => value !== undefined);
+  if (!wanted) return undefined;
+  const resolved = (file: string | undefined) => (file === undefined ? undefined : path.resolve(file));
+  return {
+    caFile: resolved(v.TEMPORAL_TLS_CA_FILE),
+    certFile: resolved(v.TEMPORAL_TLS_CERT_FILE),
+    keyFile: resolved(v.TEMPORAL_TLS_KEY_FILE),
+    serverName: v.TEMPORAL_TLS_SERVER_NAME,
+  };
+}
+
 /** Reads and validates the configuration; throws a {@link ConfigError} naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const v = parseVariables(env);
@@ -314,6 +365,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (v.CHUNK_RETRY_MAX_INTERVAL_MS < v.CHUNK_RETRY_INITIAL_INTERVAL_MS) {
     throw new ConfigError([
       `CHUNK_RETRY_MAX_INTERVAL_MS: must be at least CHUNK_RETRY_INITIAL_INTERVAL_MS (${v.CHUNK_RETRY_INITIAL_INTERVAL_MS})`,
+    ]);
+  }
+  if ((v.TEMPORAL_TLS_CERT_FILE === undefined) !== (v.TEMPORAL_TLS_KEY_FILE === undefined)) {
+    throw new ConfigError([
+      `${v.TEMPORAL_TLS_CERT_FILE === undefined ? 'TEMPORAL_TLS_CERT_FILE' : 'TEMPORAL_TLS_KEY_FILE'}: required with ${v.TEMPORAL_TLS_CERT_FILE === undefined ? 'TEMPORAL_TLS_KEY_FILE' : 'TEMPORAL_TLS_CERT_FILE'}, for mutual TLS`,
     ]);
   }
   if (v.CALLBACK_URL_ALLOWLIST.length > 0 && v.CALLBACK_SIGNING_SECRET === undefined) {
@@ -370,6 +426,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       retentionDays: v.TEMPORAL_RETENTION_DAYS,
       startupTimeoutMs: v.TEMPORAL_STARTUP_TIMEOUT_MS,
       toolsDir: path.resolve(v.TEMPORAL_TOOLS_DIR),
+      tls: temporalTls(v),
+      apiKey: v.TEMPORAL_API_KEY,
+      prepareNamespace: v.TEMPORAL_PREPARE_NAMESPACE,
     },
     asr: {
       url: v.ASR_URL,

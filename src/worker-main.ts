@@ -7,6 +7,7 @@ import { loadPayloadCodec } from './codec/load-payload-codec';
 import { createLogger, temporalLoggerFor } from './logger';
 import { announceReady, onShutdown } from './process-lifecycle';
 import { watchLiveWorkers } from './temporal/live-workers';
+import { temporalConnectionOptions } from './temporal/connection-options';
 import { connectPreparedClient } from './temporal/prepare-namespace';
 import { connectWorker } from './temporal/wait-for-temporal';
 import { createTranscriptionWorkers } from './worker';
@@ -41,9 +42,10 @@ async function main(): Promise<void> {
   });
 
   const { temporal } = config;
-  await (await connectPreparedClient(config)).close();
+  const connectionOptions = await temporalConnectionOptions(temporal);
+  await (await connectPreparedClient(config, connectionOptions)).close();
 
-  const connection = await connectWorker({ address: temporal.address, timeoutMs: temporal.startupTimeoutMs });
+  const connection = await connectWorker({ ...connectionOptions, timeoutMs: temporal.startupTimeoutMs });
   const identity = `${process.pid}@${hostname()}`;
   const asrSlots = new AsrCallSlots({
     perWorker: config.worker.maxConcurrentActivities,

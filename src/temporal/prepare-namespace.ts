@@ -1,5 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import type { Config } from '../config';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from './connection-options';
 import { connectClient } from './wait-for-temporal';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
@@ -47,13 +48,44 @@ export async function prepareNamespace(
   }
 }
 
-/** Connects to Temporal as configured (waiting for it to come up) and makes the namespace ready. */
-export async function connectPreparedClient({ temporal }: Config): Promise<Connection> {
+/**
+ * Checks that a namespace operators prepare themselves has the service's search attributes: without them no job
+ * could start, so the process refuses to start instead, saying how to register them.
+ */
+export async function checkNamespace(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = CUSTOM_SEARCH_ATTRIBUTES.filter((key) => !customAttributes?.[key.name]);
+  if (missing.length === 0) return;
+  const create = missing.map((key) => `--name ${key.name} --type ${key.type}`).join(' ');
+  throw new Error(
+    `namespace ${namespace} lacks the search attribute${missing.length === 1 ? '' : 's'} ${missing.map((key) => key.name).join(', ')}; ` +
+      `register ${missing.length === 1 ? 'it' : 'them'} (temporal operator search-attribute create --namespace ${namespace} ${create}) ` +
+      'or let the service do it (TEMPORAL_PREPARE_NAMESPACE=true)',
+  );
+}
+
+/**
+ * Connects to Temporal as configured (waiting for it to come up) and makes the namespace ready, or, when operators
+ * prepare it (TEMPORAL_PREPARE_NAMESPACE=false), checks that it is.
+ */
+export async function connectPreparedClient(
+  { temporal }: Config,
+  options?: TemporalConnectionOptions,
+): Promise<Connection> {
   const connection = await connectClient({
-    address: temporal.address,
+    ...(options ?? (await temporalConnectionOptions(temporal))),
     namespace: temporal.namespace,
     timeoutMs: temporal.startupTimeoutMs,
   });
-  await prepareNamespace(connection, { namespace: temporal.namespace, retentionDays: temporal.retentionDays });
+  try {
+    if (temporal.prepareNamespace) {
+      await prepareNamespace(connection, { namespace: temporal.namespace, retentionDays: temporal.retentionDays });
+    } else {
+      await checkNamespace(connection, temporal.namespace);
+    }
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   return connection;
 }

@@ -1,6 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TemporalConnectionOptions } from './connection-options';
 
 async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -19,12 +20,15 @@ async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Pro
 }
 
 /** A client connection to Temporal, waiting up to `timeoutMs` for the server to come up and serve the namespace. */
-export function connectClient(options: { address: string; namespace: string; timeoutMs: number }): Promise<Connection> {
-  return retryUntil(`Temporal at ${options.address}`, options.timeoutMs, async () => {
-    const connection = await Connection.connect({ address: options.address, connectTimeout: 2000 });
+export function connectClient(
+  options: TemporalConnectionOptions & { namespace: string; timeoutMs: number },
+): Promise<Connection> {
+  const { namespace, timeoutMs, ...connectionOptions } = options;
+  return retryUntil(`Temporal at ${options.address}`, timeoutMs, async () => {
+    const connection = await Connection.connect({ ...connectionOptions, connectTimeout: 2000 });
     try {
       await connection.withDeadline(Date.now() + 2000, () =>
-        connection.workflowService.describeNamespace({ namespace: options.namespace }),
+        connection.workflowService.describeNamespace({ namespace }),
       );
       return connection;
     } catch (err) {
@@ -35,8 +39,7 @@ export function connectClient(options: { address: string; namespace: string; tim
 }
 
 /** The worker's native connection to Temporal, waiting up to `timeoutMs` for the server. */
-export function connectWorker(options: { address: string; timeoutMs: number }): Promise<NativeConnection> {
-  return retryUntil(`Temporal at ${options.address}`, options.timeoutMs, () =>
-    NativeConnection.connect({ address: options.address }),
-  );
+export function connectWorker(options: TemporalConnectionOptions & { timeoutMs: number }): Promise<NativeConnection> {
+  const { timeoutMs, ...connectionOptions } = options;
+  return retryUntil(`Temporal at ${options.address}`, timeoutMs, () => NativeConnection.connect(connectionOptions));
 }

@@ -59,9 +59,17 @@ export class ServiceStack {
     private readonly closeApi: () => Promise<void>,
   ) {}
 
-  /** `uiPort` runs the dev server with its Web UI there, and lets that UI's origin call the codec endpoint. */
+  /**
+   * `uiPort` runs the dev server with its Web UI there, and lets that UI's origin call the codec endpoint;
+   * `temporalAddress` puts something (a TLS proxy) between the service and the dev server.
+   */
   static async start(
-    options: { env?: Record<string, string>; failPattern?: RegExp; uiPort?: number } = {},
+    options: {
+      env?: Record<string, string>;
+      failPattern?: RegExp;
+      uiPort?: number;
+      temporalAddress?: (devServerAddress: string) => Promise<string>;
+    } = {},
   ): Promise<ServiceStack> {
     const dir = await tempDir('stack');
     const audioRoot = path.join(dir, 'audio');
@@ -89,7 +97,7 @@ export class ServiceStack {
       DATA_DIR: dir,
       API_KEYS: STACK_USERS.map((user) => `${apiKeys[user]}:${user}:${user === 'ops' ? 'operator' : 'user'}`).join(','),
       PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('test-key-1'),
-      TEMPORAL_ADDRESS: devServer.address,
+      TEMPORAL_ADDRESS: options.temporalAddress ? await options.temporalAddress(devServer.address) : devServer.address,
       TEMPORAL_TASK_QUEUE: `integration-${path.basename(dir)}`,
       AUDIO_ROOT: audioRoot,
       ASR_URL: simulator.url,

@@ -81,6 +81,23 @@ describe('loadConfig', () => {
     ).toMatchObject({ initialIntervalMs: 60_000, maximumIntervalMs: 60_000 });
   });
 
+  it('when a TLS setting for Temporal is given, then TLS is on; a client certificate needs its key', () => {
+    expect(loadConfig({}).temporal.tls).toBeUndefined();
+    expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.tls).toEqual({
+      caFile: undefined,
+      certFile: undefined,
+      keyFile: undefined,
+      serverName: undefined,
+    });
+    expect(loadConfig({ TEMPORAL_API_KEY: 'cloud-key' }).temporal).toMatchObject({ apiKey: 'cloud-key', tls: {} });
+    expect(loadConfig({ TEMPORAL_TLS_CA_FILE: 'ca.pem' }).temporal.tls?.caFile).toBe(path.resolve('ca.pem'));
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT_FILE: 'client.pem' })).toThrow(
+      /TEMPORAL_TLS_KEY_FILE: required with TEMPORAL_TLS_CERT_FILE, for mutual TLS/,
+    );
+    expect(() => loadConfig({ TEMPORAL_TLS: 'yes' })).toThrow(/TEMPORAL_TLS="yes": expected true or false/);
+    expect(loadConfig({ TEMPORAL_PREPARE_NAMESPACE: 'false' }).temporal.prepareNamespace).toBe(false);
+  });
+
   it('when loaded, then the configuration cannot be changed afterwards', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.chunkRetry)).toBe(true);
