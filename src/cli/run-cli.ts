@@ -1,0 +1,184 @@
+import { TranscriptionApiClient, type TranscriptResult } from './api-client';
+import { parseCliArgs, UsageError, type CliCommand, type TranscriptFormat } from './cli-args';
+import { helpText } from './cli-help';
+import { resolveConnection, type ConnectionSettings } from './connection-settings';
+import { EXIT_CODES } from './exit-codes';
+import { describeFailure, describeJob, formatError, jsonLine, searchTable } from './output-format';
+import { packageVersion } from './package-version';
+import { plural } from './progress-line';
+import { ProgressRenderer, progressModeFor, type ProgressStream } from './progress-renderer';
+import { waitForJob } from './wait-for-job';
+
+/** What the CLI touches of its process, so tests can hand it their own. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: ProgressStream;
+  env: NodeJS.ProcessEnv;
+  /** Runs `handler` on Ctrl-C (before the process exits 130) until the returned function is called. */
+  onInterrupt(handler: () => void): () => void;
+}
+
+type Command<N extends CliCommand['name']> = Extract<CliCommand, { name: N }>;
+
+/** Runs one `transcribe` command line and returns its exit code; nothing it does throws. */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  createClient: (settings: ConnectionSettings) => TranscriptionApiClient = (settings) =>
+    new TranscriptionApiClient(settings),
+): Promise<number> {
+  // Read before parsing, so that a usage error is JSON too for a script that asked for JSON.
+  const endOfOptions = argv.indexOf('--');
+  const json = (endOfOptions === -1 ? argv : argv.slice(0, endOfOptions)).includes('--json');
+  let apiKeyGiven = false;
+  try {
+    const invocation = parseCliArgs(argv);
+    if (invocation.kind === 'help') {
+      io.stdout.write(helpText(invocation.command));
+      return EXIT_CODES.ok;
+    }
+    if (invocation.kind === 'version') {
+      io.stdout.write(`${packageVersion()}\n`);
+      return EXIT_CODES.ok;
+    }
+    const settings = resolveConnection(invocation.connection, io.env);
+    apiKeyGiven = settings.apiKey !== undefined;
+    return await new CliSession(createClient(settings), io, invocation.json).run(invocation.command);
+  } catch (err) {
+    io.stderr.write(formatError(err, { json, apiKeyGiven }));
+    return err instanceof UsageError ? EXIT_CODES.usage : EXIT_CODES.failed;
+  }
+}
+
+/**
+ * The commands. Results go to stdout; progress and notes for people go to stderr (and not at all with `--json`),
+ * so `transcribe submit … --wait > talk.txt` leaves the bar on the terminal and the transcript in the file.
+ */
+class CliSession {
+  constructor(
+    private readonly client: TranscriptionApiClient,
+    private readonly io: CliIo,
+    private readonly json: boolean,
+  ) {}
+
+  run(command: CliCommand): Promise<number> {
+    switch (command.name) {
+      case 'submit':
+        return this.submit(command);
+      case 'status':
+        return this.status(command);
+      case 'search':
+        return this.search(command);
+      case 'cancel':
+        return this.cancel(command);
+      case 'retry':
+        return this.retry(command);
+    }
+  }
+
+  private async submit(command: Command<'submit'>): Promise<number> {
+    const { audioChunkPaths, userId, callbackUrl, idempotencyKey } = command;
+    const submitted = await this.client.submit({ audioChunkPaths, userId, callbackUrl }, { idempotencyKey });
+    if (!command.wait) {
+      this.print(this.json ? jsonLine(submitted) : `${submitted.jobId}\n`);
+      return EXIT_CODES.ok;
+    }
+    this.note(`submitted ${submitted.jobId}`);
+    return this.follow(submitted.jobId, command.format);
+  }
+
+  private async status(command: Command<'status'>): Promise<number> {
+    if (command.wait) return this.follow(command.jobId, command.format);
+    if (command.format !== undefined && command.format !== 'json') {
+      this.print(await this.client.getTranscript(command.jobId, command.format));
+      return EXIT_CODES.ok;
+    }
+    const job = await this.client.getJob(command.jobId);
+    this.print(this.json || command.format === 'json' ? jsonLine(job) : describeJob(job));
+    return job.jobStatus === 'failed' ? EXIT_CODES.failed : EXIT_CODES.ok;
+  }
+
+  private async search(command: Command<'search'>): Promise<number> {
+    const request = { jobStatus: command.jobStatus, userId: command.userId, limit: command.limit };
+    let page = await this.client.search({ ...request, pageToken: command.pageToken });
+    if (command.all) {
+      const results = [...page.results];
+      while (page.nextPageToken !== null) {
+        page = await this.client.search({ ...request, pageToken: page.nextPageToken });
+        results.push(...page.results);
+      }
+      page = { results, nextPageToken: null };
+    }
+    if (this.json) {
+      this.print(jsonLine(page));
+      return EXIT_CODES.ok;
+    }
+    this.print(page.results.length > 0 ? searchTable(page.results) : `no ${command.jobStatus} jobs\n`);
+    if (page.nextPageToken !== null) {
+      this.note(`more on the next page: add --all, or --page-token ${page.nextPageToken}`);
+    }
+    return EXIT_CODES.ok;
+  }
+
+  private async cancel(command: Command<'cancel'>): Promise<number> {
+    const job = await this.client.cancel(command.jobId);
+    this.print(this.json ? jsonLine(job) : `canceling ${job.jobId}: it will read failed with reason "canceled"\n`);
+    return EXIT_CODES.ok;
+  }
+
+  private async retry(command: Command<'retry'>): Promise<number> {
+    const { callbackUrl, idempotencyKey } = command;
+    const retried = await this.client.retry(command.jobId, { callbackUrl, idempotencyKey });
+    if (this.json && !command.wait) {
+      this.print(jsonLine(retried));
+      return EXIT_CODES.ok;
+    }
+    this.note(
+      `retrying ${retried.retriedFrom} as ${retried.jobId}: ${plural(retried.reusedChunks, 'chunk')} carried over`,
+    );
+    if (!command.wait) {
+      this.print(`${retried.jobId}\n`);
+      return EXIT_CODES.ok;
+    }
+    return this.follow(retried.jobId, command.format);
+  }
+
+  /** `--wait`: progress until the job ends, then its transcript, or why it failed with exit code 1. */
+  private async follow(jobId: string, format: TranscriptFormat | undefined): Promise<number> {
+    const { stderr, env } = this.io;
+    const renderer = new ProgressRenderer(stderr, progressModeFor(stderr, { json: this.json, term: env.TERM }));
+    const stopListening = this.io.onInterrupt(() => {
+      renderer.end();
+      this.note(`stopped waiting; ${jobId} goes on: transcribe status ${jobId} --wait`);
+    });
+    let job: TranscriptResult;
+    try {
+      job = await waitForJob(this.client, jobId, { onUpdate: (update) => renderer.update(update) });
+    } finally {
+      renderer.end();
+      stopListening();
+    }
+    if (job.jobStatus === 'failed') {
+      if (this.json) this.print(jsonLine(job));
+      else stderr.write(describeFailure(job));
+      return EXIT_CODES.failed;
+    }
+    if (format === 'txt' || format === 'srt' || format === 'vtt') {
+      this.print(await this.client.getTranscript(jobId, format));
+    } else if (this.json || format === 'json') {
+      this.print(jsonLine(job));
+    } else {
+      this.print(`${job.transcription ?? ''}\n`);
+    }
+    return EXIT_CODES.ok;
+  }
+
+  private print(text: string): void {
+    this.io.stdout.write(text);
+  }
+
+  /** A note for people; a script that asked for JSON gets only errors on stderr. */
+  private note(text: string): void {
+    if (!this.json) this.io.stderr.write(`${text}\n`);
+  }
+}
