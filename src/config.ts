@@ -256,6 +256,7 @@ export const CONFIG_VARIABLES = {
     schema: z.enum(['verbose_json', 'json']).default('verbose_json'),
   },
   ASR_TIMEOUT_MS: { doc: 'Timeout of one ASR call; a timed-out call is retried.', schema: positiveInt(60_000) },
+  ASR_SIM_HOST: { doc: 'Address the ASR simulator listens on.', schema: z.string().min(1).default('127.0.0.1') },
   ASR_SIM_PORT: { doc: 'Port of the ASR simulator (0 picks a free one).', schema: port(0) },
   ASR_SIM_LATENCY_MS: { doc: 'Simulator latency, uniform in "min-max" milliseconds.', schema: latencyRange },
   ASR_SIM_FAILURE_RATE: {
@@ -446,6 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       threads: v.ASR_ENGINE_THREADS,
     },
     asrSimulator: {
+      host: v.ASR_SIM_HOST,
       port: v.ASR_SIM_PORT,
       latency: v.ASR_SIM_LATENCY_MS,
       failureRate: v.ASR_SIM_FAILURE_RATE,

@@ -8,6 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('asr-simulator', config.logLevel);
   const simulator = await startAsrSimulator({
+    host: config.asrSimulator.host,
     port: config.asrSimulator.port,
     audioRoot: config.audio.root,
     latency: config.asrSimulator.latency,
