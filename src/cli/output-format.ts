@@ -14,10 +14,14 @@ export function jsonLine(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
 
-/** `chunk 2 (talk/b.wav) failed after 3 attempts: ASR answered 500: …` */
+/**
+ * `chunk 2 (talk/b.wav) failed after 3 attempts: ASR answered 500: …`; a chunk of a cancelled job may never have
+ * reached the ASR, and says so.
+ */
 export function describeFailedChunk(chunk: ChunkState): string {
   const error = chunk.error === null ? '' : `: ${singleLine(chunk.error)}`;
-  return `chunk ${chunk.index + 1} (${chunk.path}) failed after ${plural(chunk.attempts, 'attempt')}${error}`;
+  const when = chunk.attempts === 0 ? 'before any attempt' : `after ${plural(chunk.attempts, 'attempt')}`;
+  return `chunk ${chunk.index + 1} (${chunk.path}) failed ${when}${error}`;
 }
 
 /** `transcribe status` for people: the job's facts, its failed chunks, and a completed job's transcript. */

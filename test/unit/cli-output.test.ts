@@ -48,6 +48,14 @@ describe('the CLI output for people', () => {
     );
   });
 
+  it('when a cancelled job has a chunk that never reached the ASR, then it says so rather than "after 0 attempts"', () => {
+    const job = jobWith([done('a'), { status: 'failed', attempts: 0, error: 'canceled' }], {
+      jobStatus: 'failed',
+      failureReason: 'canceled',
+    });
+    expect(describeJob(job)).toContain('  chunk 2 (talk/part-2.wav) failed before any attempt: canceled');
+  });
+
   it('when search results are listed, then the columns line up, with a reason column only when a job failed', () => {
     const completed = jobWith([done('a')], {
       jobId: 'job-1',
