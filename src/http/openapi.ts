@@ -7,7 +7,14 @@ import {
   submitJobResponseSchema,
   transcriptResultSchema,
 } from './response-schemas';
-import { getJobSchema, idempotencyKeySchema, jobIdSchema, searchJobsSchema, submitJobSchema } from './request-schemas';
+import {
+  getJobSchema,
+  idempotencyKeySchema,
+  jobIdSchema,
+  retryJobSchema,
+  searchJobsSchema,
+  submitJobSchema,
+} from './request-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -68,6 +75,29 @@ function queryParameters(schema: z.ZodObject) {
   }));
 }
 
+const idempotencyKeyHeader = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: schemaOf(idempotencyKeySchema.unwrap(), 'input'),
+  description: idempotencyKeySchema.unwrap().meta()?.description,
+};
+
+/** The `202` of an operation that starts a job, with where to read it and a link to reading it. */
+function jobStarted(what: 'job' | 'new job', schema: z.ZodType) {
+  return {
+    description: `The ${what} started (or, with a repeated Idempotency-Key, had started).`,
+    headers: {
+      Location: { description: `Where to read the ${what}.`, schema: { type: 'string' } },
+      'Idempotent-Replayed': { description: '`true` on a repeat.', schema: { type: 'string' } },
+    },
+    content: json(schema),
+    links: {
+      getJob: { operationId: 'getJob', parameters: { jobId: '$response.body#/jobId' }, description: `The ${what}.` },
+    },
+  };
+}
+
 export interface OpenApiOptions {
   maxChunksPerJob: number;
   /** Body schema of the codec endpoints, when the API serves them. */
@@ -91,35 +121,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         summary: 'Start a transcription job',
         description:
           'Returns at once with the job id; the chunks are transcribed in parallel and stitched in order. Every file is checked here: it must exist under the audio root, be a supported audio format (WAV, FLAC, MP3, Ogg, M4A) and be within the size and duration limits.',
-        parameters: [
-          {
-            name: 'Idempotency-Key',
-            in: 'header',
-            required: false,
-            schema: schemaOf(idempotencyKeySchema.unwrap(), 'input'),
-            description: idempotencyKeySchema.unwrap().meta()?.description,
-          },
-        ],
+        parameters: [idempotencyKeyHeader],
         requestBody: {
           required: true,
           content: { 'application/json': { schema: schemaOf(submitJobSchema(options.maxChunksPerJob), 'input') } },
         },
         responses: authenticated({
-          '202': {
-            description: 'The job started (or, with a repeated Idempotency-Key, had started).',
-            headers: {
-              Location: { description: 'Where to read the job.', schema: { type: 'string' } },
-              'Idempotent-Replayed': { description: '`true` on a repeat.', schema: { type: 'string' } },
-            },
-            content: json(submitJobResponseSchema),
-            links: {
-              getJob: {
-                operationId: 'getJob',
-                parameters: { jobId: '$response.body#/jobId' },
-                description: 'The job just started.',
-              },
-            },
-          },
+          '202': jobStarted('job', submitJobResponseSchema),
           ...errors('400', '403', '409', '413', '415'),
         }),
       },
@@ -181,30 +189,15 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           'Starts a new job over the same files that carries over the chunks the failed job transcribed and sends only the others to the ASR again. Their files are checked again as on submission. Owners and operators may retry; only a failed job can be retried.',
         parameters: [
           { name: 'jobId', in: 'path', required: true, schema: schemaOf(jobIdSchema, 'input') },
-          {
-            name: 'Idempotency-Key',
-            in: 'header',
-            required: false,
-            schema: schemaOf(idempotencyKeySchema.unwrap(), 'input'),
-            description: idempotencyKeySchema.unwrap().meta()?.description,
-          },
+          idempotencyKeyHeader,
         ],
+        requestBody: {
+          required: false,
+          description: 'Optional: a callback URL for the new job.',
+          content: { 'application/json': { schema: schemaOf(retryJobSchema, 'input') } },
+        },
         responses: authenticated({
-          '202': {
-            description: 'The new job started (or, with a repeated Idempotency-Key, had started).',
-            headers: {
-              Location: { description: 'Where to read the new job.', schema: { type: 'string' } },
-              'Idempotent-Replayed': { description: '`true` on a repeat.', schema: { type: 'string' } },
-            },
-            content: json(retryJobResponseSchema),
-            links: {
-              getJob: {
-                operationId: 'getJob',
-                parameters: { jobId: '$response.body#/jobId' },
-                description: 'The new job.',
-              },
-            },
-          },
+          '202': jobStarted('new job', retryJobResponseSchema),
           ...errors('400', '404', '409', '413', '415'),
         }),
       },
