@@ -18,22 +18,16 @@ export async function prepareNamespace(
   options: { namespace: string; retentionDays: number },
 ): Promise<void> {
   const { namespace } = options;
-  const missing = async (): Promise<Record<string, temporal.api.enums.v1.IndexedValueType>> => {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const wanted: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-    for (const key of CUSTOM_SEARCH_ATTRIBUTES) {
-      if (!customAttributes?.[key.name])
-        wanted[key.name] = temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`];
-    }
-    return wanted;
-  };
-  const toAdd = await missing();
-  if (Object.keys(toAdd).length > 0) {
+  const toAdd = await missingSearchAttributes(connection, namespace);
+  if (toAdd.length > 0) {
+    const searchAttributes = Object.fromEntries(
+      toAdd.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
+    );
     try {
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: toAdd });
+      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
     } catch (err) {
       // Another process may have registered them at the same moment; only a still-missing attribute is an error.
-      if (Object.keys(await missing()).length > 0) throw err;
+      if ((await missingSearchAttributes(connection, namespace)).length > 0) throw err;
     }
   }
 
@@ -53,8 +47,7 @@ export async function prepareNamespace(
  * could start, so the process refuses to start instead, saying how to register them.
  */
 export async function checkNamespace(connection: Connection, namespace: string): Promise<void> {
-  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = CUSTOM_SEARCH_ATTRIBUTES.filter((key) => !customAttributes?.[key.name]);
+  const missing = await missingSearchAttributes(connection, namespace);
   if (missing.length === 0) return;
   const create = missing.map((key) => `--name ${key.name} --type ${key.type}`).join(' ');
   throw new Error(
@@ -62,6 +55,12 @@ export async function checkNamespace(connection: Connection, namespace: string):
       `register ${missing.length === 1 ? 'it' : 'them'} (temporal operator search-attribute create --namespace ${namespace} ${create}) ` +
       'or let the service do it (TEMPORAL_PREPARE_NAMESPACE=true)',
   );
+}
+
+/** The service's search attributes the namespace has not registered. */
+async function missingSearchAttributes(connection: Connection, namespace: string) {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  return CUSTOM_SEARCH_ATTRIBUTES.filter((key) => !customAttributes?.[key.name]);
 }
 
 /**
