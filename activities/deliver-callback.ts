@@ -16,8 +16,12 @@ export function createDeliverCallback({ callbacks }: DeliverCallbackDependencies
     const { attempt } = context.info;
     const where = { jobId: delivery.jobId, deliveryId: delivery.deliveryId, attempt };
     try {
-      const status = await callbacks.send(delivery, { signal: context.cancellationSignal });
-      log.info('callback delivered', { ...where, status });
+      const userId = jobOwner(delivery);
+      const { status, replyBytes } = await callbacks.send(
+        { ...delivery, userId },
+        { signal: context.cancellationSignal },
+      );
+      log.info('callback delivered', { ...where, status, replyBytes });
       return { status };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -30,4 +34,21 @@ export function createDeliverCallback({ callbacks }: DeliverCallbackDependencies
       });
     }
   };
+}
+
+/**
+ * Whose job the callback tells of: the `userId` of the result the workflow made from the job's own input. It picks
+ * the allow-list entries the URL may match and the key the callback is signed with.
+ */
+function jobOwner(delivery: CallbackDelivery): string {
+  let userId: unknown;
+  try {
+    userId = (JSON.parse(delivery.body) as { userId?: unknown }).userId;
+  } catch {
+    userId = undefined;
+  }
+  if (typeof userId !== 'string' || userId === '') {
+    throw new CallbackRejectedError('callback refused: its body names no user');
+  }
+  return userId;
 }

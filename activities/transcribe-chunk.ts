@@ -2,12 +2,14 @@ import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/
 import type { MetricMeter } from '@temporalio/common';
 import type { Transcriber } from '../src/asr/asr-client';
 import { AsrUnavailableError } from '../src/asr/asr-errors';
-import type { AudioStore } from '../src/storage/audio-store';
+import type { JobsDatabase } from '../src/jobs-database/jobs-database';
+import type { AudioStore, ChunkAudio } from '../src/storage/audio-store';
 import {
   NON_RETRYABLE_CHUNK_ERRORS,
   chunkAttemptFailedSignal,
   type ChunkAttemptFailure,
   type ChunkFailureDetails,
+  type ChunkState,
   type TranscribeChunkInput,
   type TranscribeChunkResult,
 } from '../workflows/contract';
@@ -15,16 +17,20 @@ import {
 export interface TranscribeChunkDependencies {
   asr: Transcriber;
   audio: AudioStore;
+  /** Where each attempt's outcome is recorded, so a search shows a running job's progress without Temporal. */
+  records: Pick<JobsDatabase, 'recordChunk'>;
 }
 
 /**
- * Builds the `transcribeChunk` activity: reads one chunk's file from the audio root and sends it to the ASR.
+ * Builds the `transcribeChunk` activity: opens one chunk's file in its owner's audio space, checks it, and streams
+ * that very version to the ASR.
  * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried within seconds, and
  * it aborts the ASR call when the job is cancelled. Each heartbeat is a write to the job's history, so it beats
  * only every half heartbeat timeout: a typical call sends one or none, yet a live worker never misses the
  * timeout. Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
  */
-export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencies) {
+export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDependencies) {
+  const recordProgress = progressRecorder(records);
   let metrics: AsrMetrics | undefined;
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
     const context = Context.current();
@@ -38,29 +44,63 @@ export function createTranscribeChunk({ asr, audio }: TranscribeChunkDependencie
       attempts.add(1, { outcome });
     };
     const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
+    let chunkAudio: ChunkAudio | undefined;
     try {
-      const chunkAudio = await audio.open(input.path);
+      chunkAudio = await audio.open(input.userId, input.path);
       const { text, segments, durationSeconds } = await asr.transcribe(chunkAudio, {
         signal: context.cancellationSignal,
       });
       log.info('chunk transcribed', { jobId: input.jobId, chunk: input.index, attempt, bytes: chunkAudio.size });
       record('ok');
       // The ASR measured what it decoded; the probe's figure from the headers stands in when it says nothing.
-      return {
+      const result = {
         transcript: text,
         segments,
         durationSeconds: durationSeconds ?? chunkAudio.audio.durationSeconds,
         attempt,
       };
+      await recordProgress(input, { status: 'completed', attempts: attempt, error: null, ...result });
+      return result;
     } catch (err) {
       record(err instanceof Error ? err.name : 'Error');
       const failure = chunkFailure(err, input, attempt);
-      if (failure instanceof ApplicationFailure && !NON_RETRYABLE_CHUNK_ERRORS.includes(failure.type ?? '')) {
-        await tellWorkflowOfRetry(context, { index: input.index, attempt, error: failure.message });
+      if (failure instanceof ApplicationFailure) {
+        const final = NON_RETRYABLE_CHUNK_ERRORS.includes(failure.type ?? '');
+        if (!final) await tellWorkflowOfRetry(context, { index: input.index, attempt, error: failure.message });
+        // Whether a retryable failure was the last attempt is the server's to say; the job's end record settles it.
+        const status = final ? 'failed' : 'in_progress';
+        await recordProgress(input, { status, attempts: attempt, error: failure.message });
       }
       throw failure;
     } finally {
       clearInterval(beat);
+      await chunkAudio?.close();
+    }
+  };
+}
+
+/**
+ * Records an attempt's outcome. Progress is a convenience for search: the job's end record is what counts, so a
+ * database that does not answer is logged and the chunk goes on.
+ */
+function progressRecorder(records: Pick<JobsDatabase, 'recordChunk'>) {
+  return async (
+    input: TranscribeChunkInput,
+    outcome: Pick<ChunkState, 'status' | 'attempts' | 'error'> & Partial<TranscribeChunkResult>,
+  ): Promise<void> => {
+    try {
+      await records.recordChunk(input.jobId, {
+        index: input.index,
+        path: input.path,
+        status: outcome.status,
+        attempts: outcome.attempts,
+        error: outcome.error,
+        transcript: outcome.transcript ?? null,
+        durationSeconds: outcome.durationSeconds ?? null,
+        segments: outcome.segments ?? null,
+      });
+    } catch (err) {
+      log.warn('could not record chunk progress', { jobId: input.jobId, chunk: input.index, error: String(err) });
     }
   };
 }

@@ -5,10 +5,12 @@ import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../src/free-port';
-import { stopChild } from '../src/process-lifecycle';
+import { freePort } from '../src/process/free-port';
+import { stopChild } from '../src/process/process-lifecycle';
 import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
 import { generateEncryptionKey } from '../src/codec/encryption-keys';
+import { withTranscriptTag } from '../src/asr/simulated-transcript';
+import { userSpace } from '../src/storage/audio-paths';
 import { startDevServer, temporalCliPath, type DevServer } from '../src/temporal/dev-server';
 import {
   latenciesBetween,
@@ -45,6 +47,11 @@ interface Scenario {
   failureRate: number;
   /** Clients listing their jobs once a second each while the scenario runs. */
   searchClients: number;
+  /**
+   * Clients that, once a second each, read a finished job and list their completed jobs while the scenario runs:
+   * what users do with their transcripts while others' jobs are under way.
+   */
+  finishedReaders: number;
   /** SIGKILL the worker this long after the first arrival, and start a new one at once. */
   killWorkerAfterMs?: number;
   /** Run on a fleet of this many workers sharing a fleet-wide ASR limit, instead of one worker. */
@@ -76,7 +83,7 @@ interface ScenarioResult {
   jobOverheadMs: Summary;
   jobOverheadSamplesMs: number[];
   jobDurationMs: Summary;
-  apiLatencyMs: { post: Summary; get: Summary; search: Summary };
+  apiLatencyMs: { post: Summary; get: Summary; search: Summary; getFinished: Summary; searchFinished: Summary };
   slowestAnswerMs: number;
   /** Answers other than 200/202, by status (e.g. a 503 when an answer would have taken over 13 s). */
   refusals: Record<string, number>;
@@ -97,6 +104,7 @@ function scenarios(): Scenario[] {
     jobsPerSecond: 96_000 / 86_400 / 6,
     failureRate: 0,
     searchClients: 0,
+    finishedReaders: 0,
   };
   // 1002 chunks at once: 20 jobs of 24 and 87 of 6, interleaved, arriving within about a second.
   const mixed = Array.from({ length: 107 }, (_, index) => (index % 5 === 0 && index / 5 < 20 ? 24 : 6));
@@ -107,6 +115,7 @@ function scenarios(): Scenario[] {
     jobsPerSecond: 100,
     failureRate: 0,
     searchClients: 0,
+    finishedReaders: 10,
   };
   const failures: Scenario = {
     ...burst,
@@ -128,6 +137,7 @@ function scenarios(): Scenario[] {
     jobsPerSecond: 5,
     failureRate: 0,
     searchClients: 50,
+    finishedReaders: 0,
   };
   const fleetCap: Scenario = {
     ...burst,
@@ -160,7 +170,15 @@ function startProcess(
 }
 
 class Api {
-  readonly samples = { post: [] as number[], get: [] as number[], search: [] as number[] };
+  readonly samples = {
+    post: [] as number[],
+    get: [] as number[],
+    search: [] as number[],
+    getFinished: [] as number[],
+    searchFinished: [] as number[],
+  };
+  /** Jobs seen completed, by any scenario so far: what the finished-job readers read. */
+  readonly finished: { jobId: string; userId: string }[] = [];
   slowest = 0;
   /** Answers other than 200/202, by status. */
   refusals: Record<string, number> = {};
@@ -170,7 +188,7 @@ class Api {
     private readonly keys: Map<string, string>,
   ) {}
 
-  async call(kind: 'post' | 'get' | 'search', user: string, route: string, body?: unknown) {
+  async call(kind: keyof Api['samples'], user: string, route: string, body?: unknown) {
     const started = performance.now();
     const response = await fetch(`${this.url}${route}`, {
       method: body === undefined ? 'GET' : 'POST',
@@ -206,14 +224,16 @@ async function runScenario(
   const jobs: JobRecord[] = [];
   for (const [index, chunks] of scenario.jobs.entries()) {
     const chunkFiles = [];
+    const userId = `user-${index % USERS}`;
     for (let chunk = 0; chunk < chunks; chunk += 1) {
       const file = `${context.filePrefix}/${scenario.name}/job-${index}/chunk-${chunk}.wav`;
-      await mkdir(path.join(context.audioRoot, path.dirname(file)), { recursive: true });
-      await writeFile(path.join(context.audioRoot, file), wavBytes({ seconds: 1 }));
-      await writeFile(path.join(context.audioRoot, `${file}.txt`), `words of ${file}`);
+      // Each user's files in their own audio space, as the service resolves them.
+      const stored = path.join(context.audioRoot, userSpace(userId), file);
+      await mkdir(path.dirname(stored), { recursive: true });
+      await writeFile(stored, withTranscriptTag(wavBytes({ seconds: 1 }), `words of ${file}`));
       chunkFiles.push(file);
     }
-    jobs.push({ jobId: '', userId: `user-${index % USERS}`, chunkFiles, submittedMs: 0 });
+    jobs.push({ jobId: '', userId, chunkFiles, submittedMs: 0 });
   }
   const callsBefore = simulator.calls().length;
   // CPU per process is counted per pid from its first to its last sample in the scenario, so a worker that is
@@ -269,6 +289,23 @@ async function runScenario(
     );
   })();
 
+  const readers = (async () => {
+    const until = () => done || jobs.every((job) => job.status && job.status !== 'in_progress');
+    await Promise.all(
+      Array.from({ length: scenario.finishedReaders }, async (_, client) => {
+        await sleep(client * 50);
+        while (!until()) {
+          const pick = api.finished[Math.floor(Math.random() * api.finished.length)];
+          if (pick) {
+            await api.call('getFinished', pick.userId, `/transcript/${pick.jobId}`);
+            await api.call('searchFinished', pick.userId, '/transcript/search?jobStatus=completed&limit=20');
+          }
+          await sleep(1000);
+        }
+      }),
+    );
+  })();
+
   const killer =
     scenario.killWorkerAfterMs === undefined
       ? Promise.resolve()
@@ -291,12 +328,13 @@ async function runScenario(
           job.createdMs = Date.parse(got.json.createdTime as string);
           job.completedMs = Date.parse(got.json.completedTime as string);
           job.transcriptionOk = got.json.transcription === job.chunkFiles.map((file) => `words of ${file}`).join(' ');
+          if (job.status === 'completed') api.finished.push({ jobId: job.jobId, userId: job.userId });
         }
       }
     }),
   );
   done = true;
-  await Promise.all([sampler, searchers, killer]);
+  await Promise.all([sampler, searchers, readers, killer]);
   await usage();
   const wallSeconds = (Date.now() - start) / 1000;
 
@@ -347,6 +385,8 @@ async function runScenario(
       post: summarize(api.samples.post.splice(0)),
       get: summarize(api.samples.get.splice(0)),
       search: summarize(api.samples.search.splice(0)),
+      getFinished: summarize(api.samples.getFinished.splice(0)),
+      searchFinished: summarize(api.samples.searchFinished.splice(0)),
     },
     slowestAnswerMs: api.slowest,
     refusals: api.refusals,
@@ -363,13 +403,18 @@ function ms(value: number): string {
   return `${Math.round(value)}`;
 }
 
+/** `p50 / p99` of a latency, or a dash where the scenario made no such request. */
+function pair(summary: Summary): string {
+  return summary.count ? `${ms(summary.p50)} / ${ms(summary.p99)}` : '–';
+}
+
 function scenarioTable(results: ScenarioResult[]): string[] {
   return [
-    '| scenario | jobs / chunks | completed / failed / lost | chunks re-sent | peak chunks in flight | peak ASR calls / limit | job duration s p50 / p99 | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | slowest answer ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | jobs / chunks | completed / failed / lost | chunks re-sent | peak chunks in flight | peak ASR calls / limit | job duration s p50 / p99 | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | GET finished ms p50 / p99 | search completed ms p50 / p99 | slowest answer ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.duplicateAsrCalls} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${(r.jobDurationMs.p50 / 1000).toFixed(1)} / ${(r.jobDurationMs.p99 / 1000).toFixed(1)} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${r.apiLatencyMs.search.count ? `${ms(r.apiLatencyMs.search.p50)} / ${ms(r.apiLatencyMs.search.p99)}` : '–'} | ${ms(r.slowestAnswerMs)} |`,
+        `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.duplicateAsrCalls} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${(r.jobDurationMs.p50 / 1000).toFixed(1)} / ${(r.jobDurationMs.p99 / 1000).toFixed(1)} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${pair(r.apiLatencyMs.search)} | ${pair(r.apiLatencyMs.getFinished)} | ${pair(r.apiLatencyMs.searchFinished)} | ${ms(r.slowestAnswerMs)} |`,
     ),
     '',
     'CPU (share of one core over the scenario) and peak resident memory, per process:',
@@ -447,8 +492,22 @@ function report(
         '',
       ]),
     ),
+    ...RUNNING_IT,
   ].join('\n');
 }
+
+/** How to reproduce the page, written with it so a regenerated page keeps it. */
+const RUNNING_IT = [
+  '## Running it',
+  '',
+  "`npm run bench` (about 11 minutes) runs the same open-loop scenarios over real HTTP against two systems, one after the other: this service (the embedded dev server, one worker and one API process) and the peer a Node team would build instead, under `bench/bullmq/` (BullMQ on a real Redis from Debian's `redis-server` package, which `scripts/install-redis.sh` installs when missing; a parent job per transcription with a child job per chunk, the same retry policy, the same API checks). It rewrites this page, its plots and [results.json](results.json); [analysis.md](analysis.md) is written by hand and says what the numbers mean. `npm run bench -- burst` runs one scenario.",
+  '',
+  "`npm run bench -- --profile` (about a minute) runs the Temporal side's burst once under profilers and writes [profile.md](profile.md): the dev server's persistence and RPC latencies by operation (from its Prometheus metrics), its on-CPU functions (Linux `perf`, named with `go tool addr2line`; both optional, skipped when missing: `apt-get install linux-perf`), and V8 CPU profiles of the worker and the API.",
+  '',
+  "`npm run bench:upload` measures an upload's throughput and the API's memory while it streams ([../audio.md](../audio.md#measured-an-uploads-throughput-and-the-apis-memory)).",
+  '',
+  '`npm run bench:jobs-db` times the jobs database alone, on SQLite and PostgreSQL ([../jobs-database.md](../jobs-database.md#measured)).',
+];
 
 interface SystemUnderTest {
   name: string;
@@ -523,8 +582,8 @@ async function startTemporal(
     name: 'temporal',
     durability:
       'Temporal dev server on SQLite: journal_mode=WAL, synchronous=NORMAL (a commit is durable against a process crash; the last commits may be lost on power loss)',
-    workerPath: path.join(DIST, 'worker-main.js'),
-    apiPath: path.join(DIST, 'server.js'),
+    workerPath: path.join(DIST, 'worker', 'main.js'),
+    apiPath: path.join(DIST, 'api', 'main.js'),
     env: { ...env, TEMPORAL_ADDRESS: devServer.address },
     keys,
     cpuProfileDir: profile?.cpuProfileDir,
@@ -614,7 +673,7 @@ async function runScenarios(
     });
     results.push(result);
     process.stdout.write(
-      `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
+      `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; GET finished p99 ${pair(result.apiLatencyMs.getFinished)} ms, search completed p99 ${pair(result.apiLatencyMs.searchFinished)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
     );
     await sleep(3000);
   }
@@ -672,7 +731,6 @@ async function main(): Promise<void> {
   await mkdir(audioRoot, { recursive: true });
   const simulator = await startAsrSimulator({
     port: 0,
-    audioRoot,
     latency: { minMs: 5000, maxMs: 10_000 },
     failureRate: 0,
     recordCalls: true,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pcm16Wav } from '../bench/wav-file';
-import { freePort } from '../src/free-port';
+import { freePort } from '../src/process/free-port';
 import { wordErrorRate } from './word-error-rate';
 
 /**
@@ -114,7 +114,7 @@ async function buildSet(audioRoot: string, scratch: string) {
 
 /** Starts `npm start`'s launcher on free ports with its local engine; resolves with the API, the key and the engine. */
 async function startService(dataDir: string, audioRoot: string) {
-  const launcher = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'main.js')], {
+  const launcher = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'launcher', 'main.js')], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

@@ -8,6 +8,7 @@ the engine's own environment, so the evaluation needs no system encoder.
 """
 
 import sys
+from fractions import Fraction
 
 import av
 
@@ -26,14 +27,24 @@ def main() -> None:
             # FFmpeg's own Vorbis encoder is marked experimental.
             stream.codec_context.options = {"strict": "experimental"}
         resampler = av.AudioResampler(format=SAMPLE_FORMATS[codec], layout=layout, rate=rate)
+        # Each frame's time is the samples before it: encoders (Vorbis's granules) write what they are given, and
+        # frames without one made the Ogg file claim a fraction of its real length.
+        samples = 0
+
+        def encode(converted: av.AudioFrame) -> None:
+            nonlocal samples
+            converted.pts = samples
+            converted.time_base = Fraction(1, rate)
+            samples += converted.samples
+            for packet in stream.encode(converted):
+                out.mux(packet)
+
         for frame in inp.decode(audio=0):
             frame.pts = None
             for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    out.mux(packet)
+                encode(converted)
         for converted in resampler.resample(None):
-            for packet in stream.encode(converted):
-                out.mux(packet)
+            encode(converted)
         for packet in stream.encode(None):
             out.mux(packet)
 

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { CALLBACK_REJECTED_ERROR, type CallbackDeliveryInput } from './contract';
+import { temporalRetryPolicy } from './retry-policy';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -13,13 +14,7 @@ export async function CallbackDeliveryWorkflow({ delivery, settings }: CallbackD
   const { deliverCallback } = proxyActivities<Activities>({
     taskQueue: settings.taskQueue,
     startToCloseTimeout: settings.timeoutMs + 5_000,
-    retry: {
-      maximumAttempts: settings.retry.maximumAttempts,
-      initialInterval: settings.retry.initialIntervalMs,
-      backoffCoefficient: settings.retry.backoffCoefficient,
-      maximumInterval: settings.retry.maximumIntervalMs,
-      nonRetryableErrorTypes: [CALLBACK_REJECTED_ERROR],
-    },
+    retry: temporalRetryPolicy(settings.retry, [CALLBACK_REJECTED_ERROR]),
   });
   await deliverCallback(delivery);
 }

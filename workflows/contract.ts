@@ -8,6 +8,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const WORKFLOW_TYPE = 'TranscriptionWorkflow';
 export const TRANSCRIBE_CHUNK_ACTIVITY = 'transcribeChunk';
 export const CALLBACK_DELIVERY_WORKFLOW_TYPE = 'CallbackDeliveryWorkflow';
+export const EXPIRE_UPLOADS_WORKFLOW_TYPE = 'ExpireUploadsWorkflow';
+export const RECONCILE_JOB_RECORDS_WORKFLOW_TYPE = 'ReconcileJobRecordsWorkflow';
+export const EXPIRE_JOB_RECORDS_WORKFLOW_TYPE = 'ExpireJobRecordsWorkflow';
 
 /** Visibility index of jobs by their owner; `GET /transcript/search` filters on it. */
 export const USER_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('TranscriptionUserId', SearchAttributeType.KEYWORD);
@@ -79,6 +82,11 @@ export interface TranscriptionJobInput {
   retryOf?: { jobId: string; completedChunks: ReusedChunk[] };
   /** Where to POST the job's result when it ends, and how. */
   callback?: CallbackSettings;
+  /**
+   * When the API accepted the job, as it recorded it in the jobs database; the workflow records the same. Jobs
+   * started before the jobs database existed have none: their start time stands in.
+   */
+  createdTime?: string;
 }
 
 export interface CallbackSettings {
@@ -101,6 +109,8 @@ export interface TranscriptResult {
   transcription: string | null;
   /** Why a failed job failed; null otherwise. */
   failureReason: string | null;
+  /** The failed job this one retries (`POST /transcript/{jobId}/retry`); null otherwise. */
+  retriedFrom: string | null;
 }
 
 /** One callback to deliver. The delivery id is the same on every attempt, so receivers can drop repeats. */
@@ -119,6 +129,8 @@ export interface CallbackDeliveryInput {
 
 export interface TranscribeChunkInput {
   jobId: string;
+  /** Whose audio space the path is in: the worker resolves it there again, whatever the API checked. */
+  userId: string;
   index: number;
   path: string;
 }
@@ -180,3 +192,22 @@ export interface ChunkAttemptFailure {
   error: string;
 }
 export const chunkAttemptFailedSignal = defineSignal<[ChunkAttemptFailure]>('chunkAttemptFailed');
+
+/** A housekeeping run started by a Schedule; its activity runs on the maintenance queue, away from the ASR's slots. */
+export interface MaintenanceInput {
+  activityTaskQueue: string;
+}
+
+export interface ReconcileJobRecordsResult {
+  /** Jobs the database calls running that were looked up in Temporal. */
+  checked: number;
+  /** Of those, jobs whose workflow had closed: their end is now recorded. */
+  repaired: number;
+}
+
+export interface ExpireUploadsResult {
+  /** Uploads past their retention, removed. */
+  removed: number;
+  /** Uploads past their retention, kept because their owner has a job in progress. */
+  kept: number;
+}

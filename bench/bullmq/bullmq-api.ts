@@ -3,13 +3,16 @@ import { FlowProducer, Job, Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { ulid } from 'ulid';
 import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
 import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
-import { HttpError } from '../../src/http/http-error';
-import { readJsonBody } from '../../src/http/read-json-body';
-import { parseRequest, submitJobSchema } from '../../src/http/request-schemas';
+import { HttpError } from '../../src/api/http-error';
+import { readJsonBody } from '../../src/api/read-json-body';
+import { parseRequest, submitJobSchema } from '../../src/api/request-schemas';
 import { AudioStore } from '../../src/storage/audio-store';
+import { LocalAudioObjects } from '../../src/storage/local-audio-objects';
 import { CHUNK_QUEUE, JOB_QUEUE, redisConnection, userJobsKey } from './queues';
 
 /** The peer's API process: same routes and checks as ours, jobs kept in Redis by BullMQ. */
@@ -20,10 +23,13 @@ async function main(): Promise<void> {
   const flows = new FlowProducer({ connection });
   const jobQueue = new Queue(JOB_QUEUE, { connection });
   const authenticator = new BearerAuthenticator({ apiKeys: new ApiKeyStore(parseApiKeyList(env.API_KEYS as string)) });
-  const audio = new AudioStore({
-    root: env.AUDIO_ROOT as string,
+  // The same per-user audio spaces and checks as the service.
+  const audio = new AudioStore(new LocalAudioObjects(env.AUDIO_ROOT as string), {
+    layout: 'per-user',
     maxChunkBytes: 5 * 1024 * 1024,
     maxChunkSeconds: 300,
+    uploadRetentionMs: 72 * 3_600_000,
+    spoolDir: path.join(os.tmpdir(), 'bullmq-spool'),
   });
   const schema = submitJobSchema(24);
 
@@ -34,9 +40,9 @@ async function main(): Promise<void> {
   });
   router.post('/transcribe', async (ctx) => {
     const body = parseRequest(schema, await readJsonBody(ctx, 64 * 1024));
-    for (const chunk of body.audioChunkPaths) await audio.inspect(chunk);
-    const jobId = `job-${ulid().toLowerCase()}`;
     const userId = ctx.state.userId as string;
+    for (const chunk of body.audioChunkPaths) await audio.inspect(userId, chunk);
+    const jobId = `job-${ulid().toLowerCase()}`;
     await flows.add({
       name: 'transcription',
       queueName: JOB_QUEUE,
@@ -45,7 +51,7 @@ async function main(): Promise<void> {
       children: body.audioChunkPaths.map((path, index) => ({
         name: 'chunk',
         queueName: CHUNK_QUEUE,
-        data: { jobId, index, path },
+        data: { jobId, userId, index, path },
         opts: {
           jobId: `${jobId}-chunk-${index}`,
           attempts: 3,

@@ -1,6 +1,9 @@
 import { Queue, Worker, type Job } from 'bullmq';
+import os from 'node:os';
+import path from 'node:path';
 import { AsrClient } from '../../src/asr/asr-client';
 import { AudioStore } from '../../src/storage/audio-store';
+import { LocalAudioObjects } from '../../src/storage/local-audio-objects';
 import { CHUNK_QUEUE, JOB_QUEUE, redisConnection } from './queues';
 
 /** The peer's worker process: transcribes chunk jobs, and stitches a parent job once all its chunks are done. */
@@ -13,10 +16,13 @@ async function main(): Promise<void> {
     timeoutMs: 60_000,
     responseFormat: 'json',
   });
-  const audio = new AudioStore({
-    root: env.AUDIO_ROOT as string,
+  // The same per-user audio spaces and checks as the service.
+  const audio = new AudioStore(new LocalAudioObjects(env.AUDIO_ROOT as string), {
+    layout: 'per-user',
     maxChunkBytes: 5 * 1024 * 1024,
     maxChunkSeconds: 300,
+    uploadRetentionMs: 72 * 3_600_000,
+    spoolDir: path.join(os.tmpdir(), 'bullmq-spool'),
   });
   // BullMQ's own fleet-wide limit: a counter in Redis that every worker of the queue respects.
   const chunkQueue = new Queue(CHUNK_QUEUE, { connection });
@@ -24,7 +30,14 @@ async function main(): Promise<void> {
   await chunkQueue.close();
   const chunks = new Worker(
     CHUNK_QUEUE,
-    async (job: Job<{ path: string }>) => (await asr.transcribe(await audio.open(job.data.path))).text,
+    async (job: Job<{ userId: string; path: string }>) => {
+      const chunk = await audio.open(job.data.userId, job.data.path);
+      try {
+        return (await asr.transcribe(chunk)).text;
+      } finally {
+        await chunk.close();
+      }
+    },
     { connection, concurrency: Number(env.WORKER_MAX_CONCURRENT_ACTIVITIES ?? 1000) },
   );
   const parents = new Worker(

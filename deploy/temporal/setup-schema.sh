@@ -5,9 +5,12 @@
 # missing versions. The same steps as Temporal's own compose files (temporalio/samples-server, compose/scripts).
 set -eu
 
-: "${POSTGRES_SEEDS:?}" "${POSTGRES_USER:?}" "${SQL_PASSWORD:?}" "${DBNAME:?}" "${VISIBILITY_DBNAME:?}"
+# SQL_PASSWORD must be set; it is empty only where the server trusts loopback connections (`npm run cluster`).
+: "${POSTGRES_SEEDS:?}" "${POSTGRES_USER:?}" "${SQL_PASSWORD?}" "${DBNAME:?}" "${VISIBILITY_DBNAME:?}"
 port="${DB_PORT:-5432}"
-schemas=/etc/temporal/schema/postgresql/v12
+# The release's versioned schema files: where the admin-tools image keeps them, or SCHEMA_DIR (`npm run cluster`
+# names the copy scripts/install-temporal-server.sh took from the same release's Go module).
+schemas="${SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
 
 setup() {
   database="$1"

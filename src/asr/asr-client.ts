@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TranscriptSegment } from '../../workflows/contract';
-import type { ChunkAudio } from '../storage/audio-store';
 import { AsrRejectedError, AsrUnavailableError } from './asr-errors';
+import { multipartBody } from './multipart-body';
 
 /** One chunk's transcription; segments and duration only when the ASR gives them. */
 export interface Transcription {
@@ -10,9 +10,16 @@ export interface Transcription {
   durationSeconds: number | null;
 }
 
+/** The audio of one chunk as the ASR gets it: a name, and bytes streamed from the store. */
+export interface AudioToTranscribe {
+  name: string;
+  size: number;
+  stream(): ReadableStream<Uint8Array>;
+}
+
 /** What the chunk activity needs of an ASR; {@link AsrClient} is the real one. */
 export interface Transcriber {
-  transcribe(audio: ChunkAudio, options?: { signal?: AbortSignal }): Promise<Transcription>;
+  transcribe(audio: AudioToTranscribe, options?: { signal?: AbortSignal }): Promise<Transcription>;
 }
 
 /** `verbose_json` adds timed segments (for subtitles); `json` is for ASRs that cannot give them. */
@@ -32,7 +39,7 @@ const MAX_ERROR_TEXT = 300;
 
 /**
  * Client of an OpenAI-compatible transcription endpoint (whisper.cpp's server, faster-whisper servers, vLLM,
- * hosted APIs). Audio is streamed from disk; connections are kept alive by Node's global fetch agent.
+ * hosted APIs). Audio is streamed from the store as the request is sent; connections are kept alive by Node's global fetch agent.
  * Failures come out as {@link AsrUnavailableError} (retry) or {@link AsrRejectedError} (don't).
  */
 export class AsrClient implements Transcriber {
@@ -45,13 +52,23 @@ export class AsrClient implements Transcriber {
     ).href;
   }
 
-  async transcribe(audio: ChunkAudio, { signal }: { signal?: AbortSignal } = {}): Promise<Transcription> {
-    const form = new FormData();
-    form.append('file', audio.file, audio.name);
-    form.append('model', this.options.model);
-    form.append('response_format', this.options.responseFormat);
-    if (this.options.responseFormat === 'verbose_json') form.append('timestamp_granularities[]', 'segment');
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async transcribe(audio: AudioToTranscribe, { signal }: { signal?: AbortSignal } = {}): Promise<Transcription> {
+    const fields: [string, string][] = [
+      ['model', this.options.model],
+      ['response_format', this.options.responseFormat],
+    ];
+    if (this.options.responseFormat === 'verbose_json') fields.push(['timestamp_granularities[]', 'segment']);
+    const form = multipartBody(fields, {
+      field: 'file',
+      name: audio.name,
+      size: audio.size,
+      stream: () => audio.stream(),
+    });
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'content-type': form.contentType,
+      'content-length': String(form.length),
+    };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
 
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
@@ -59,7 +76,13 @@ export class AsrClient implements Transcriber {
     let response: Response;
     let body: string;
     try {
-      response = await fetch(this.endpoint, { method: 'POST', body: form, headers, signal: combined });
+      response = await fetch(this.endpoint, {
+        method: 'POST',
+        body: form.body,
+        headers,
+        signal: combined,
+        duplex: 'half',
+      });
       body = await response.text();
     } catch (err) {
       // The caller's own abort (a cancelled activity) is not an ASR failure: let it through unchanged.

@@ -1,6 +1,6 @@
-import { loadConfig } from '../config';
+import { loadConfig } from '../config/config';
 import { createLogger } from '../logger';
-import { announceReady, onShutdown } from '../process-lifecycle';
+import { announceReady, onShutdown } from '../process/process-lifecycle';
 import { startAsrSimulator } from './asr-simulator';
 
 /** The ASR simulator as a process of its own: `npm run asr-simulator`, started by `npm start` when ASR_URL is unset. */
@@ -10,7 +10,6 @@ async function main(): Promise<void> {
   const simulator = await startAsrSimulator({
     host: config.asrSimulator.host,
     port: config.asrSimulator.port,
-    audioRoot: config.audio.root,
     latency: config.asrSimulator.latency,
     failureRate: config.asrSimulator.failureRate,
     failPattern: config.asrSimulator.failPattern,

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AudioStore } from '../storage/audio-store';
+import { transcriptTagOf } from './simulated-transcript';
 
 /** A canned answer the simulator gives for one file before behaving normally again (tests script faults with it). */
 export interface ScriptedAnswer {
@@ -17,7 +16,6 @@ export interface ScriptedAnswer {
 export interface AsrSimulatorOptions {
   host?: string;
   port: number;
-  audioRoot: string;
   latency: { minMs: number; maxMs: number };
   failureRate: number;
   failPattern?: RegExp;
@@ -55,95 +53,63 @@ export interface AsrSimulator {
 /**
  * ASR SIMULATOR, a stand-in for a real model in development, tests and benchmarks. It serves the same
  * OpenAI-compatible `POST /v1/audio/transcriptions` as the production ASR, with the real model's latency,
- * optional transient failures, and as transcript the sidecar file `<audio file>.txt` when there is one.
+ * optional transient failures, and as transcript the text tagged into the WAV file (see simulated-transcript.ts)
+ * when it has one.
  */
 export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<AsrSimulator> {
-  const random = options.random ?? Math.random;
-  const sidecars = new AudioStore({
-    root: options.audioRoot,
-    maxChunkBytes: Number.MAX_SAFE_INTEGER,
-    maxChunkSeconds: Number.MAX_SAFE_INTEGER,
+  const simulated = new SimulatedAsr(options);
+  const server = http.createServer((req, res) => simulated.serve(req, res));
+  // Real models answer in seconds; keep idle connections longer than that so clients can reuse them.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
   });
-  const counts = new Map<string, number>();
-  const scripts = new Map<string, ScriptedAnswer[]>();
-  let total = 0;
-  let failureRate = options.failureRate;
-  let active = 0;
-  const calls: AsrCall[] = [];
-
-  const transcriptFor = async (name: string): Promise<string> => {
-    try {
-      const { realPath } = await sidecars.resolve(`${name}.txt`);
-      return (await readFile(realPath, 'utf8')).trim();
-    } catch {
-      return `Simulated transcript of ${name}.`;
-    }
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    requestCount: (fileName) => simulated.counts.get(fileName) ?? 0,
+    totalRequests: () => simulated.total,
+    script: (fileName, answers) =>
+      simulated.scripts.set(fileName, [...(simulated.scripts.get(fileName) ?? []), ...answers]),
+    setFailureRate: (rate) => {
+      simulated.failureRate = rate;
+    },
+    inFlight: () => simulated.active,
+    calls: () => simulated.calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
+}
 
-  const answer = async (req: http.IncomingMessage): Promise<ScriptedAnswer & { file?: string }> => {
-    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/audio/transcriptions') {
-      return { status: 404, body: { error: { message: 'not found' } } };
-    }
-    let form: FormData;
-    try {
-      const request = new Request('http://asr-simulator/', {
-        method: 'POST',
-        headers: req.headers as Record<string, string>,
-        body: Readable.toWeb(req),
-        duplex: 'half',
-      });
-      form = await request.formData();
-    } catch {
-      return { status: 400, body: { error: { message: 'expected a multipart/form-data body' } } };
-    }
-    const file = form.get('file');
-    if (!(file instanceof File)) return { status: 400, body: { error: { message: "missing the 'file' field" } } };
-    if (typeof form.get('model') !== 'string') {
-      return { status: 400, body: { error: { message: "missing the 'model' field" } } };
-    }
-    const name = file.name;
-    total += 1;
-    counts.set(name, (counts.get(name) ?? 0) + 1);
+type Reply = ScriptedAnswer & { file?: string };
 
-    const scripted = scripts.get(name)?.shift();
-    if (scripted) return { ...scripted, file: name };
+/** The simulator's behaviour and what it has seen, behind its HTTP server. */
+class SimulatedAsr {
+  readonly counts = new Map<string, number>();
+  readonly scripts = new Map<string, ScriptedAnswer[]>();
+  readonly calls: AsrCall[] = [];
+  total = 0;
+  active = 0;
+  failureRate: number;
+  private readonly random: () => number;
 
-    const latencyMs = Math.round(options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs));
-    const headers = { 'x-simulated-latency-ms': String(latencyMs) };
-    if (options.failPattern?.test(name)) {
-      return {
-        file: name,
-        status: 500,
-        delayMs: latencyMs,
-        headers,
-        body: { error: { message: 'simulated permanent ASR failure' } },
-      };
-    }
-    if (random() < failureRate) {
-      return {
-        file: name,
-        status: 503,
-        delayMs: latencyMs,
-        headers,
-        body: { error: { message: 'simulated transient ASR failure' } },
-      };
-    }
-    return { file: name, status: 200, delayMs: latencyMs, headers, body: { text: await transcriptFor(name) } };
-  };
+  constructor(private readonly options: AsrSimulatorOptions) {
+    this.failureRate = options.failureRate;
+    this.random = options.random ?? Math.random;
+  }
 
-  const record = (file: string | undefined, startedMs: number, reply: ScriptedAnswer): void => {
-    if (!options.recordCalls || file === undefined) return;
-    calls.push({ file, startedMs, endedMs: Date.now(), latencyMs: reply.delayMs ?? 0, status: reply.status });
-  };
-
-  const server = http.createServer((req, res) => {
+  serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const startedMs = Date.now();
-    active += 1;
-    res.once('close', () => (active -= 1));
-    answer(req)
+    this.active += 1;
+    res.once('close', () => (this.active -= 1));
+    this.answer(req)
       .then(async (reply) => {
         if (reply.delayMs) await sleep(reply.delayMs);
-        record(reply.file, startedMs, reply);
+        this.record(reply, startedMs);
         if (res.destroyed) return;
         const payload = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
@@ -153,30 +119,60 @@ export async function startAsrSimulator(options: AsrSimulatorOptions): Promise<A
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err) } }));
       });
-  });
-  // Real models answer in seconds; keep idle connections longer than that so clients can reuse them.
-  server.keepAliveTimeout = 65_000;
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
+  private async answer(req: http.IncomingMessage): Promise<Reply> {
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/audio/transcriptions') {
+      return { status: 404, body: { error: { message: 'not found' } } };
+    }
+    const upload = await uploadedFile(req);
+    if ('refusal' in upload) return { status: 400, body: { error: { message: upload.refusal } } };
+    const { file } = upload;
+    this.total += 1;
+    this.counts.set(file.name, (this.counts.get(file.name) ?? 0) + 1);
+    const scripted = this.scripts.get(file.name)?.shift();
+    if (scripted) return { ...scripted, file: file.name };
+    return this.simulate(file);
+  }
 
-  return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
-    requestCount: (fileName) => counts.get(fileName) ?? 0,
-    totalRequests: () => total,
-    script: (fileName, answers) => scripts.set(fileName, [...(scripts.get(fileName) ?? []), ...answers]),
-    setFailureRate: (rate) => {
-      failureRate = rate;
-    },
-    inFlight: () => active,
-    calls: () => calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  /** The real model's latency; a permanent failure for files matching the pattern, some transient ones, or text. */
+  private async simulate(file: File): Promise<Reply> {
+    const { latency, failPattern } = this.options;
+    const delayMs = Math.round(latency.minMs + this.random() * (latency.maxMs - latency.minMs));
+    const common = { file: file.name, delayMs, headers: { 'x-simulated-latency-ms': String(delayMs) } };
+    if (failPattern?.test(file.name)) {
+      return { ...common, status: 500, body: { error: { message: 'simulated permanent ASR failure' } } };
+    }
+    if (this.random() < this.failureRate) {
+      return { ...common, status: 503, body: { error: { message: 'simulated transient ASR failure' } } };
+    }
+    const tagged = transcriptTagOf(new Uint8Array(await file.arrayBuffer()))?.trim();
+    return { ...common, status: 200, body: { text: tagged ?? `Simulated transcript of ${file.name}.` } };
+  }
+
+  private record(reply: Reply, startedMs: number): void {
+    if (!this.options.recordCalls || reply.file === undefined) return;
+    const { file, status } = reply;
+    this.calls.push({ file, startedMs, endedMs: Date.now(), latencyMs: reply.delayMs ?? 0, status });
+  }
+}
+
+/** The `file` of an OpenAI-style transcription request, or why the request is refused. */
+async function uploadedFile(req: http.IncomingMessage): Promise<{ file: File } | { refusal: string }> {
+  let form: FormData;
+  try {
+    const request = new Request('http://asr-simulator/', {
+      method: 'POST',
+      headers: req.headers as Record<string, string>,
+      body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    });
+    form = await request.formData();
+  } catch {
+    return { refusal: 'expected a multipart/form-data body' };
+  }
+  const file = form.get('file');
+  if (!(file instanceof File)) return { refusal: "missing the 'file' field" };
+  if (typeof form.get('model') !== 'string') return { refusal: "missing the 'model' field" };
+  return { file };
 }

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../free-port';
-import { spawnGuarded } from '../guarded-process';
+import { spawnGuarded } from '../process/guarded-process';
 
 export interface LocalEngineOptions {
   /** Where `npm run setup` installed the engine's Python environment (`<toolsDir>/asr-venv`). */
   toolsDir: string;
+  /** 0 lets the engine bind a free port itself and say which in its ready line. */
   port: number;
   /** Transcriptions at once, and how many more may wait; beyond that the engine answers 503. */
   concurrency: number;
@@ -99,19 +99,18 @@ const RESTART_WINDOW_MS = 60_000;
 const MAX_RESTARTS_IN_WINDOW = 5;
 
 /**
- * Runs the local engine and starts it again, on the same port, whenever it dies: a chunk whose call it dropped
- * is retried by the worker and finds the engine back. Gives up (and says so through `onGiveUp`) after five
- * restarts in a minute, when something is wrong that restarting does not fix.
+ * Runs the local engine and starts it again, on the port of its first start, whenever it dies: a chunk whose call
+ * it dropped is retried by the worker and finds the engine back at the URL the worker was given. Gives up (and says
+ * so through `onGiveUp`) after five restarts in a minute, when something is wrong that restarting does not fix.
  */
 export async function superviseLocalEngine(
-  options: Omit<LocalEngineOptions, 'port'> & {
-    port: number;
+  options: LocalEngineOptions & {
     onRestart: (code: number | null) => void;
     onGiveUp: (reason: string) => void;
   },
 ): Promise<{ url: string; pid(): number; stop(): Promise<void> }> {
-  const port = options.port === 0 ? await freePort() : options.port;
-  let engine = await startLocalEngine({ ...options, port });
+  let engine = await startLocalEngine(options);
+  const port = Number(new URL(engine.url).port);
   let stopping = false;
   let restarts: number[] = [];
   const watch = (current: LocalEngine): void => {

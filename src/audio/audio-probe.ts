@@ -37,6 +37,45 @@ const unrecognized = () =>
 const corrupt = (format: string, why: string) => new AudioProbeError('corrupt', `corrupt ${format}: ${why}`);
 
 /**
+ * Bytes among a file's audio that a duration claim may leave unexplained: tags the probe does not parse (APE,
+ * Lyrics3, an ID3v2 tag at the end), padding and junk between frames, container framing. Generous on purpose, so
+ * that real files are not refused, while a lie big enough to matter (minutes claimed as seconds) is still caught.
+ */
+const UNEXPLAINED_BYTES = 4096;
+const UNEXPLAINED_SHARE = 0.05;
+/** A ceiling for codecs that state none: 64-bit samples, more than uncompressed double-precision PCM spends. */
+const UNCOMPRESSED_CEILING_BITS = 64;
+/**
+ * Opus states 510 kbit/s for a stream of one or two channels (RFC 6716); libopus clamps a requested bitrate to
+ * 300 kbit/s per channel (OPUS_SET_BITRATE in opus_encoder.c) and FFmpeg's own encoder to 255. 750 per channel
+ * leaves room for any of them and for the Ogg pages around the packets.
+ */
+const OPUS_CEILING_PER_CHANNEL = 750_000;
+
+/**
+ * Refuses a duration claim shorter than the file's audio bytes would play at the codec's highest bitrate: a header
+ * that says seconds over megabytes of frames is a lie, and the decoder would play every frame (a 5 MB MP3 whose
+ * Xing header counts 1 frame plays for 84 minutes). The bound is one-sided: a file can still play longer than it
+ * claims when its frames sit below the ceiling, which is why the ASR engine stops decoding at its own limit.
+ */
+function checkClaim(format: string, claimedSeconds: number, audioBytes: number, ceilingBitsPerSecond: number): void {
+  if (!(ceilingBitsPerSecond > 0)) throw corrupt(format, 'the header states no channels or no sample rate');
+  const explained = Math.max(0, audioBytes * (1 - UNEXPLAINED_SHARE) - UNEXPLAINED_BYTES);
+  const minimumSeconds = (explained * 8) / ceilingBitsPerSecond;
+  if (claimedSeconds < minimumSeconds) {
+    throw corrupt(
+      format,
+      `it claims ${round(claimedSeconds)} s, but its ${audioBytes} bytes of audio play for at least ` +
+        `${round(minimumSeconds)} s even at ${Math.round(ceilingBitsPerSecond / 1000)} kbit/s`,
+    );
+  }
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/**
  * Sniffs the format from the first bytes and measures the duration from the container's own headers, reading a
  * few small slices (never the whole file), so a thousand files can be checked at once.
  */
@@ -54,7 +93,7 @@ export async function probeAudio(read: ReadAt, size: number): Promise<AudioProbe
     if (offset >= size) throw corrupt('MP3', 'the file ends inside its ID3 tag');
   }
   const start = offset === 0 ? head : Buffer.from(await read(offset, Math.min(HEAD_BYTES, size - offset)));
-  if (ascii(start, 0, 4) === 'fLaC') return probeFlac(read, offset);
+  if (ascii(start, 0, 4) === 'fLaC') return probeFlac(read, size, offset);
   return probeMp3(read, size, offset, start);
 }
 
@@ -97,6 +136,11 @@ interface WavFormat {
   bits: number;
 }
 
+/** PCM, float, A-law and µ-law: a fixed number of bits per sample, so the data size alone is the duration. */
+function isPcm(format: WavFormat): boolean {
+  return format.code === 1 || format.code === 3 || format.code === 6 || format.code === 7;
+}
+
 async function probeWav(read: ReadAt, size: number): Promise<AudioProbe> {
   let offset = 12;
   let format: WavFormat | undefined;
@@ -119,7 +163,11 @@ async function probeWav(read: ReadAt, size: number): Promise<AudioProbe> {
       const declared = chunkSize === 0xffffffff ? (ds64DataBytes ?? present) : chunkSize;
       // Streaming writers leave the size 0xFFFFFFFF, or too large; what is on disk is what plays.
       const dataBytes = Math.min(declared, present);
-      return { format: 'wav', durationSeconds: wavDuration(format, dataBytes, factSamples), codec: wavCodec(format) };
+      const durationSeconds = wavDuration(format, dataBytes, factSamples);
+      if (!isPcm(format)) {
+        checkClaim('WAV', durationSeconds, dataBytes, UNCOMPRESSED_CEILING_BITS * format.sampleRate * format.channels);
+      }
+      return { format: 'wav', durationSeconds, codec: wavCodec(format) };
     }
     // Chunks are padded to an even size.
     offset += 8 + chunkSize + (chunkSize % 2);
@@ -143,16 +191,19 @@ async function wavFormat(read: ReadAt, at: number, chunkSize: number): Promise<W
   if (format.byteRate === 0 || format.sampleRate === 0 || format.channels === 0) {
     throw corrupt('WAV', 'fmt chunk has a zero rate or no channels');
   }
+  if (isPcm(format) && format.bits === 0) throw corrupt('WAV', 'fmt chunk states 0 bits per sample');
   return format;
 }
 
 /**
- * PCM plays at exactly the byte rate. Compressed codecs (ADPCM, MP3 in WAV) state only an average byte rate, often
- * wrong, so their `fact` sample count wins when there is one.
+ * PCM plays one sample of `bits` per channel per instant: FFmpeg decodes it so whatever the header's byte rate and
+ * block size say, so those two (which a writer can get wrong, or a hostile file can inflate to shorten the
+ * duration a hundredfold) are not used. Compressed codecs (ADPCM, MP3 in WAV) state only an average byte rate,
+ * often wrong, so their `fact` sample count wins when there is one.
  */
 function wavDuration(format: WavFormat, dataBytes: number, factSamples: number | undefined): number {
-  const pcm = format.code === 1 || format.code === 3 || format.code === 6 || format.code === 7;
-  if (!pcm && factSamples !== undefined && factSamples > 0) return factSamples / format.sampleRate;
+  if (isPcm(format)) return dataBytes / (format.sampleRate * format.channels * Math.ceil(format.bits / 8));
+  if (factSamples !== undefined && factSamples > 0) return factSamples / format.sampleRate;
   return dataBytes / format.byteRate;
 }
 
@@ -171,25 +222,64 @@ function wavCodec(format: WavFormat): string {
   return `${name} ${format.sampleRate} Hz ${format.channels === 1 ? 'mono' : `${format.channels} channels`}`;
 }
 
-async function probeFlac(read: ReadAt, offset: number): Promise<AudioProbe> {
+async function probeFlac(read: ReadAt, size: number, offset: number): Promise<AudioProbe> {
   const block = await readExactly(read, offset + 4, 4 + 34, 'FLAC', 'STREAMINFO');
   if ((block[0]! & 0x7f) !== 0) throw corrupt('FLAC', 'first metadata block is not STREAMINFO');
   if (block.readUIntBE(1, 3) < 34) throw corrupt('FLAC', 'STREAMINFO too short');
   const info = streamInfo(block.subarray(4));
-  return { format: 'flac', durationSeconds: info.durationSeconds, codec: `flac ${info.sampleRate} Hz` };
+  // A total of 0 means "unknown" (a live encoder that never went back to fill it in): such a stream has no known
+  // duration, and a duration limit could not be enforced on it without decoding every frame, so it is refused
+  // rather than guessed from the file size, which for lossless audio says little.
+  if (info.sampleRate === 0) throw corrupt('FLAC', 'sample rate is 0');
+  if (info.totalSamples === 0) throw corrupt('FLAC', 'the stream does not state its length');
+  const durationSeconds = info.totalSamples / info.sampleRate;
+  const audioStart = await flacAudioStart(read, size, offset + 4);
+  const audioBytes = size - audioStart - (await id3v1Bytes(read, size, audioStart));
+  checkClaim('FLAC', durationSeconds, audioBytes, flacCeiling(info, 0));
+  return { format: 'flac', durationSeconds, codec: `flac ${info.sampleRate} Hz` };
+}
+
+interface StreamInfo {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  minBlockSize: number;
+  totalSamples: number;
+}
+
+/** The fields of a FLAC STREAMINFO block that say how long the stream is and how many bits a second can take. */
+function streamInfo(info: Buffer): StreamInfo {
+  return {
+    minBlockSize: info.readUInt16BE(0),
+    sampleRate: (info.readUInt32BE(10) >>> 12) & 0xfffff,
+    channels: ((info[12]! >> 1) & 0x07) + 1,
+    bitsPerSample: (((info[12]! & 0x01) << 4) | (info[13]! >> 4)) + 1,
+    totalSamples: (info[13]! & 0x0f) * 2 ** 32 + info.readUInt32BE(14),
+  };
+}
+
+/** Where the frames start: past every metadata block (a picture block can be megabytes), reading only headers. */
+async function flacAudioStart(read: ReadAt, size: number, firstBlock: number): Promise<number> {
+  let at = firstBlock;
+  for (let count = 0; count < MAX_STRUCTURES; count += 1) {
+    const header = await readExactly(read, at, 4, 'FLAC', 'metadata block header');
+    at += 4 + header.readUIntBE(1, 3);
+    if (at > size) throw corrupt('FLAC', 'a metadata block runs past the end of the file');
+    if (header[0]! & 0x80) return at;
+  }
+  throw corrupt('FLAC', 'too many metadata blocks');
 }
 
 /**
- * STREAMINFO's sample rate and duration. A total of 0 means "unknown" (a live encoder that never went back to fill
- * it in): such a stream has no known duration, and a duration limit could not be enforced on it without decoding
- * every frame, so it is refused rather than guessed from the file size, which for lossless audio says little.
+ * The most bits a second of FLAC can take: every subframe stored verbatim (the side channel of a stereo pair has
+ * one bit more), plus each frame's largest header (16 bytes), one subframe header per channel, a byte of padding and
+ * the CRC-16, for frames of the smallest block size the stream declares (the format's minimum is 16 samples).
+ * `framingBytes` adds what a container wraps around each frame.
  */
-function streamInfo(info: Buffer): { sampleRate: number; durationSeconds: number } {
-  const sampleRate = (info.readUInt32BE(10) >>> 12) & 0xfffff;
-  const totalSamples = (info.readUInt8(13) & 0x0f) * 2 ** 32 + info.readUInt32BE(14);
-  if (sampleRate === 0) throw corrupt('FLAC', 'sample rate is 0');
-  if (totalSamples === 0) throw corrupt('FLAC', 'the stream does not state its length');
-  return { sampleRate, durationSeconds: totalSamples / sampleRate };
+function flacCeiling(info: StreamInfo, framingBytes: number): number {
+  const sampleBits = info.sampleRate * (info.channels * info.bitsPerSample + (info.channels === 2 ? 1 : 0));
+  const framesPerSecond = info.sampleRate / Math.max(16, info.minBlockSize);
+  return sampleBits + framesPerSecond * 8 * (16 + info.channels + 1 + 2 + framingBytes);
 }
 
 /** "ID3", a major version 2 to 4, and a size whose bytes all have the top bit clear (it is "synchsafe"). */
@@ -208,6 +298,8 @@ const MP3_BITRATES = {
   v1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
   v2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 };
+/** Layer III's highest bitrates, frame headers included: MPEG-1, and MPEG-2 and 2.5 (free format aside). */
+const MP3_MAX_KBPS = { v1: 320, v2: 160 };
 const MP3_SAMPLE_RATES: Record<number, number[]> = {
   3: [44100, 48000, 32000],
   2: [22050, 24000, 16000],
@@ -271,7 +363,18 @@ async function probeMp3(read: ReadAt, size: number, offset: number, start: Buffe
   const found = await firstMp3Frame(read, size, offset, start, offset > 0);
   if (!found) throw unrecognized();
   const { frame, at } = found;
+  const audioBytes = size - at - (await id3v1Bytes(read, size, at));
   const frameBytes = Buffer.from(await read(at, frame.length));
+  const frames = vbrFrameCount(frame, frameBytes);
+  if (frames === undefined) return mp3Result(frame, (audioBytes * 8) / (frame.bitrateKbps * 1000), false);
+  const durationSeconds = (frames.count * frame.samplesPerFrame) / frame.sampleRate;
+  // A CBR estimate needs no such check: it divides the same bytes by a bitrate that is never above the ceiling.
+  checkClaim('MP3', durationSeconds, audioBytes, MP3_MAX_KBPS[frame.version === 3 ? 'v1' : 'v2'] * 1000);
+  return mp3Result(frame, durationSeconds, frames.variable);
+}
+
+/** The frame count a Xing, Info or VBRI header in the first frame states, if it has one. */
+function vbrFrameCount(frame: Mp3Frame, frameBytes: Buffer): { count: number; variable: boolean } | undefined {
   // The Xing/Info tag sits after the side information (and the CRC, when the frame has one).
   const sideInfo = frame.version === 3 ? (frame.mono ? 17 : 32) : frame.mono ? 9 : 17;
   const xingAt = 4 + (frame.crc ? 2 : 0) + sideInfo;
@@ -281,17 +384,19 @@ async function probeMp3(read: ReadAt, size: number, offset: number, start: Buffe
     frameBytes.length >= xingAt + 12 &&
     frameBytes.readUInt32BE(xingAt + 4) & 1
   ) {
-    const frames = frameBytes.readUInt32BE(xingAt + 8);
-    return mp3Result(frame, (frames * frame.samplesPerFrame) / frame.sampleRate, tag === 'Xing');
+    return { count: frameBytes.readUInt32BE(xingAt + 8), variable: tag === 'Xing' };
   }
   // Fraunhofer's VBRI header is always 32 bytes after the frame header.
   if (ascii(frameBytes, 36, 4) === 'VBRI' && frameBytes.length >= 36 + 18) {
-    const frames = frameBytes.readUInt32BE(36 + 14);
-    return mp3Result(frame, (frames * frame.samplesPerFrame) / frame.sampleRate, true);
+    return { count: frameBytes.readUInt32BE(36 + 14), variable: true };
   }
-  const tail = size - at >= 128 ? Buffer.from(await read(size - 128, 3)) : Buffer.alloc(0);
-  const audioBytes = size - at - (ascii(tail, 0, 3) === 'TAG' ? 128 : 0);
-  return mp3Result(frame, (audioBytes * 8) / (frame.bitrateKbps * 1000), false);
+  return undefined;
+}
+
+/** 128 if the file ends with an ID3v1 tag after `from`, where the audio starts: the tag is not audio. */
+async function id3v1Bytes(read: ReadAt, size: number, from: number): Promise<number> {
+  if (size - from < 128) return 0;
+  return ascii(Buffer.from(await read(size - 128, 3)), 0, 3) === 'TAG' ? 128 : 0;
 }
 
 function mp3Result(frame: Mp3Frame, durationSeconds: number, variable: boolean): AudioProbe {
@@ -311,19 +416,32 @@ async function probeOgg(read: ReadAt, size: number, head: Buffer): Promise<Audio
   let codec: string;
   let rate: number;
   let preSkip = 0;
+  let headerPackets: number;
+  let ceiling: number;
   if (packet[0] === 1 && ascii(packet, 1, 6) === 'vorbis') {
     codec = 'vorbis';
     rate = packet.readUInt32LE(12);
+    headerPackets = 3;
+    // Vorbis states no ceiling; no encoder comes near uncompressed 16-bit PCM (libvorbis at its top quality, about
+    // 500 kbit/s for 44.1 kHz stereo, spends a third of it).
+    ceiling = rate * packet[11]! * 16;
   } else if (ascii(packet, 0, 8) === 'OpusHead') {
     codec = 'opus';
     // Opus counts granules at 48 kHz whatever the input rate; the first pre-skip samples are decoded and dropped
     // (RFC 7845 section 4.2), so they are not part of what plays.
     rate = 48000;
     preSkip = packet.readUInt16LE(10);
+    headerPackets = 2;
+    ceiling = OPUS_CEILING_PER_CHANNEL * packet[9]!;
   } else if (packet[0] === 0x7f && ascii(packet, 1, 4) === 'FLAC' && ascii(packet, 9, 4) === 'fLaC') {
     codec = 'flac';
     if (packet.length < 13 + 4 + 34) throw corrupt('Ogg', 'truncated FLAC header');
-    rate = (packet.readUInt32BE(13 + 4 + 10) >>> 12) & 0xfffff;
+    const info = streamInfo(packet.subarray(13 + 4));
+    rate = info.sampleRate;
+    // The mapping header counts the metadata packets after it (0: unknown, then only the first is skipped).
+    headerPackets = 1 + packet.readUInt16BE(7);
+    // As if every frame had a page of its own: a page header and a lacing value.
+    ceiling = flacCeiling(info, 28);
   } else {
     // Speex, Theora and the rest: an Ogg file, but not audio we take.
     throw unrecognized();
@@ -332,7 +450,34 @@ async function probeOgg(read: ReadAt, size: number, head: Buffer): Promise<Audio
   const { granule, ended } = await lastGranule(read, size, serial);
   // A stream that was closed may be empty; one cut off before its first audio page holds nothing to play.
   if (granule === 0 && !ended) throw corrupt('Ogg', 'the file ends before any audio');
-  return { format: 'ogg', durationSeconds: Math.max(0, granule - preSkip) / rate, codec: `${codec} ${rate} Hz` };
+  const durationSeconds = Math.max(0, granule - preSkip) / rate;
+  checkClaim('Ogg', durationSeconds, size - (await oggAudioStart(read, size, serial, headerPackets)), ceiling);
+  return { format: 'ogg', durationSeconds, codec: `${codec} ${rate} Hz` };
+}
+
+/** Header pages a real encoder writes, cover art in the comments included, are far fewer. */
+const MAX_OGG_HEADER_PAGES = 256;
+
+/**
+ * Where the audio pages start: after the page that ends the codec's last header packet (Vorbis and Opus begin
+ * their audio on a fresh page). Comments can carry megabytes of cover art, which is not audio; only page headers
+ * are read to step over them.
+ */
+async function oggAudioStart(read: ReadAt, size: number, serial: number, headerPackets: number): Promise<number> {
+  let packets = 0;
+  let at = 0;
+  for (let pages = 0; pages < MAX_OGG_HEADER_PAGES && at + 27 <= size; pages += 1) {
+    const page = Buffer.from(await read(at, 27 + 255));
+    if (page.length < 27 || ascii(page, 0, 4) !== 'OggS') throw corrupt('Ogg', 'a header page is broken');
+    const segments = page[26]!;
+    if (page.length < 27 + segments) throw corrupt('Ogg', 'truncated page header');
+    const lacing = page.subarray(27, 27 + segments);
+    at += 27 + segments + lacing.reduce((sum, lace) => sum + lace, 0);
+    // A lacing value under 255 ends a packet.
+    if (page.readUInt32LE(14) === serial) packets += lacing.filter((lace) => lace < 255).length;
+    if (packets >= headerPackets) return Math.min(at, size);
+  }
+  throw corrupt('Ogg', at + 27 > size ? 'the file ends inside its headers' : 'the headers run over too many pages');
 }
 
 /**
@@ -438,7 +583,14 @@ interface AudioTrack {
   timescale: number;
   duration: number | undefined;
   codec: string;
+  /** What the sample table gives the decoder, in bytes: the audio the movie's own index plays. */
+  sampleBytes: number;
+  /** The codec's highest bitrate for this track's rate and channels, in bits per second. */
+  ceiling: number;
 }
+
+/** 64 Ki samples, minutes of any real audio track; a larger table is not read to learn one number. */
+const MAX_SAMPLE_TABLE_BYTES = 256 * 1024;
 
 const MP4_AUDIO_CODECS: Record<string, string> = {
   mp4a: 'aac',
@@ -479,16 +631,57 @@ async function audioTrack(read: ReadAt, moovChildren: Box[]): Promise<AudioTrack
     if (timescale === 0) throw corrupt('M4A', 'track timescale is 0');
     const minf = mdiaChildren.find((box) => box.type === 'minf');
     const stbl = minf && (await childBox(read, minf, 'stbl'));
+    const stblChildren = stbl ? await childBoxes(read, stbl.body, stbl.end) : [];
+    const stsdBox = stblChildren.find((box) => box.type === 'stsd');
     // stsd: version and flags, an entry count, then the first sample entry: its size, its codec's four letters, and
-    // (for sound) its sample rate as 16.16 fixed point at byte 32.
-    const stsd = await boxBody(read, stbl && (await childBox(read, stbl, 'stsd')), 8 + 36, 'stsd');
+    // (for sound) its channel count at byte 24 and its sample rate as 16.16 fixed point at byte 32.
+    const stsd = await boxBody(read, stsdBox, 8 + 36, 'stsd');
     const name = MP4_AUDIO_CODECS[ascii(stsd, 12, 4)] ?? 'mp4 audio';
-    // QuickTime's version 2 sound description writes 1.0 there and keeps the real rate elsewhere.
+    // QuickTime's version 2 sound description writes 1.0 and 3 channels there and keeps the real ones further on.
     const quickTimeV2 = stsd.readUInt16BE(8 + 16) === 2;
     const rate = (!quickTimeV2 && stsd.readUInt16BE(8 + 32)) || timescale;
-    return { id: tkhd.readUInt32BE(tkhd[0] === 1 ? 20 : 12), timescale, duration, codec: `${name} ${rate} Hz` };
+    const channels = quickTimeV2
+      ? (await boxBody(read, stsdBox, 8 + 52, 'stsd')).readUInt32BE(8 + 48)
+      : stsd.readUInt16BE(8 + 24);
+    return {
+      id: tkhd.readUInt32BE(tkhd[0] === 1 ? 20 : 12),
+      timescale,
+      duration,
+      codec: `${name} ${rate} Hz`,
+      sampleBytes: await sampleBytes(
+        read,
+        stblChildren.find((box) => box.type === 'stsz'),
+      ),
+      // ISO/IEC 14496-12 makes 2 the channel count's default; some writers leave it at 0.
+      ceiling: mp4Ceiling(name, rate, channels || 2),
+    };
   }
   return undefined;
+}
+
+/** The sum of the sample sizes in `stsz` (a sample table may point at the same bytes many times: each counts). */
+async function sampleBytes(read: ReadAt, stsz: Box | undefined): Promise<number> {
+  // Without one (`stz2`, or a fragmented file's empty table) there is nothing here to count.
+  if (!stsz) return 0;
+  const head = await boxBody(read, stsz, 12, 'stsz');
+  const constantSize = head.readUInt32BE(4);
+  const count = head.readUInt32BE(8);
+  if (constantSize !== 0) return constantSize * count;
+  if (count * 4 > MAX_SAMPLE_TABLE_BYTES) throw corrupt('M4A', 'the sample size table is too large to check');
+  const table = await boxBody(read, stsz, 12 + count * 4, 'stsz');
+  let total = 0;
+  for (let at = 12; at < table.length; at += 4) total += table.readUInt32BE(at);
+  return total;
+}
+
+/** The most bits a second of the track's codec can take. */
+function mp4Ceiling(codec: string, rate: number, channels: number): number {
+  // An AAC raw data block holds at most 6144 bits per channel (the decoder input buffer of ISO/IEC 13818-7 and
+  // 14496-3) for its 1024 samples.
+  if (codec === 'aac') return (6144 / 1024) * rate * channels;
+  if (codec === 'opus') return OPUS_CEILING_PER_CHANNEL * channels;
+  if (codec === 'mp3') return MP3_MAX_KBPS.v1 * 1000;
+  return UNCOMPRESSED_CEILING_BITS * rate * channels;
 }
 
 async function probeMp4(read: ReadAt, size: number, head: Buffer): Promise<AudioProbe> {
@@ -522,6 +715,12 @@ async function probeMp4(read: ReadAt, size: number, head: Buffer): Promise<Audio
     if (end !== undefined) durationSeconds = Math.max(durationSeconds ?? 0, end);
   }
   if (durationSeconds === undefined) throw corrupt('M4A', 'the movie does not state its length');
+  // Fragments list their samples in their own headers, which are not all read: their media data is counted instead.
+  const firstMoof = fragments[0]?.start ?? size;
+  const fragmentBytes = topLevel
+    .filter((box) => box.type === 'mdat' && box.start > firstMoof)
+    .reduce((total, box) => total + box.end - box.body, 0);
+  checkClaim('M4A', durationSeconds, track.sampleBytes + fragmentBytes, track.ceiling);
   return { format: 'm4a', durationSeconds, codec: track.codec };
 }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, type Config } from '../config';
+import { ConfigError, type Config } from '../config/config';
 import { ApiKeyStore, parseApiKeyFile, parseApiKeyList } from './api-keys';
 import { BearerAuthenticator } from './bearer-authenticator';
 import { JwtVerifier } from './jwt-verifier';

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import type { JobStatus, TranscriptResult } from '../../workflows/contract';
 import type {
+  audioListSchema,
   retryJobResponseSchema,
   searchJobsResponseSchema,
   submitJobResponseSchema,
-} from '../http/response-schemas';
+  uploadedAudioSchema,
+} from '../api/response-schemas';
 import type { TranscriptFormat } from './cli-args';
 import type { ConnectionSettings } from './connection-settings';
 
@@ -12,9 +14,14 @@ export type { TranscriptResult };
 export type SubmitJobResponse = z.infer<typeof submitJobResponseSchema>;
 export type RetryJobResponse = z.infer<typeof retryJobResponseSchema>;
 export type SearchJobsResponse = z.infer<typeof searchJobsResponseSchema>;
+export type UploadedAudio = z.infer<typeof uploadedAudioSchema>;
+export type AudioList = z.infer<typeof audioListSchema>;
 
 /** The API's own answer budget is 13 s; past this much more, something between here and there is stuck. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** An upload gets time in proportion to its size on top; a link slower than this counts as stuck. */
+const SLOWEST_UPLOAD_BYTES_PER_SECOND = 16 * 1024;
+/** An API that refuses an upload on its headers answers at once; one still silent after this is reading it. */
 
 /** The API answered with an error: its status, code, message and details, as `{"error": …}` carried them. */
 export class ApiError extends Error {
@@ -53,16 +60,18 @@ interface RequestOptions {
   idempotencyKey?: string;
   /** The `?wait=` long-poll, added to the time allowed for an answer. */
   waitSeconds?: number;
+  /** A raw request body streamed as it is read, with its exact length. */
+  upload?: { body: ReadableStream<Uint8Array>; bytes: number };
 }
 
-/** A client of the transcription HTTP API (see the README's API section), on the global `fetch`. */
+/** A client of the transcription HTTP API (docs/api.md; the OpenAPI document is the reference), on the global `fetch`. */
 export class TranscriptionApiClient {
   constructor(
     private readonly settings: ConnectionSettings,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
-  /** `POST /transcribe`: paths are relative to the service's audio root; nothing is uploaded. */
+  /** `POST /transcribe`: the paths are in the user's audio space (uploads, or files placed there). */
   submit(
     job: { audioChunkPaths: string[]; userId?: string; callbackUrl?: string },
     options: { idempotencyKey?: string } = {},
@@ -101,6 +110,29 @@ export class TranscriptionApiClient {
     return this.json('GET', '/transcript/search', { query: request });
   }
 
+  /** `POST /audio`: streams a file as the raw body; the answer's `path` is what a job names. */
+  async uploadAudio(upload: {
+    body: ReadableStream<Uint8Array>;
+    bytes: number;
+    name?: string;
+    userId?: string;
+  }): Promise<UploadedAudio> {
+    const { body, bytes, name, userId } = upload;
+    // A refusal (413, 401) comes while the body is still being sent; the API reads and drops the rest rather than
+    // reset the connection, so the answer arrives intact.
+    return this.json('POST', '/audio', { query: { name, userId }, upload: { body, bytes } });
+  }
+
+  /** `GET /audio`: one page of the files in a user's audio space. */
+  listAudio(request: { prefix?: string; userId?: string; limit?: number; pageToken?: string }): Promise<AudioList> {
+    return this.json('GET', '/audio', { query: request });
+  }
+
+  /** `DELETE /audio/{path}`: a file the user does not have is a 404 `audio_not_found`. */
+  async removeAudio(audioPath: string, options: { userId?: string } = {}): Promise<void> {
+    await this.send('DELETE', audioRoute(audioPath), { query: { userId: options.userId } });
+  }
+
   private async json<T>(method: string, route: string, options: RequestOptions = {}): Promise<T> {
     const { status, text } = await this.send(method, route, options);
     try {
@@ -128,18 +160,32 @@ export class TranscriptionApiClient {
     const url = `${this.settings.apiUrl}${route}${query.size > 0 ? `?${query.toString()}` : ''}`;
     const headers: Record<string, string> = {};
     if (this.settings.apiKey !== undefined) headers.authorization = `Bearer ${this.settings.apiKey}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-    const timeoutMs = REQUEST_TIMEOUT_MS + (options.waitSeconds ?? 0) * 1000;
+    let body: RequestInit['body'];
+    if (options.upload !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      // Without a length the body goes chunked, and the API could refuse an oversized file only once it is sent.
+      headers['content-length'] = String(options.upload.bytes);
+      body = options.upload.body;
+    } else if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    const uploadMs = Math.ceil(((options.upload?.bytes ?? 0) / SLOWEST_UPLOAD_BYTES_PER_SECOND) * 1000);
+    const timeoutMs = REQUEST_TIMEOUT_MS + (options.waitSeconds ?? 0) * 1000 + uploadMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    // Node's fetch sends a stream body only when told it may answer before the body is sent.
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers,
+      body,
+      signal: timeout,
+      ...(options.upload === undefined ? {} : { duplex: 'half' }),
+    };
     let response: Response;
     let text: string;
     try {
-      response = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      response = await this.fetchImpl(url, init);
       text = await response.text();
     } catch (err) {
       throw new ApiUnreachableError(this.settings.apiUrl, unreachableReason(err, timeoutMs));
@@ -151,6 +197,11 @@ export class TranscriptionApiClient {
 
 function jobRoute(jobId: string): string {
   return `/transcript/${encodeURIComponent(jobId)}`;
+}
+
+/** The slashes of an audio path are the route's own; everything between them is encoded. */
+function audioRoute(audioPath: string): string {
+  return `/audio/${audioPath.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /** The API's `{"error": …}`, or for an answer from something else in between (a proxy's 502), its status. */
@@ -183,6 +234,7 @@ const REASONS: Record<string, string> = {
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'host not found',
   ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
   ETIMEDOUT: 'connection timed out',
   EHOSTUNREACH: 'host unreachable',
 };
@@ -190,7 +242,7 @@ const REASONS: Record<string, string> = {
 /** undici hides the socket's error under `cause`, and for a host with several addresses under `cause.errors`. */
 function unreachableReason(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-    return `no answer within ${timeoutMs / 1000} s`;
+    return `no answer within ${Math.round(timeoutMs / 1000)} s`;
   }
   const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
   const code = cause?.code ?? cause?.errors?.[0]?.code;

@@ -1,4 +1,4 @@
-/** The CLI's exit codes, as `transcribe --help` and the README list them. */
+/** The CLI's exit codes, as `transcribe --help` and docs/cli.md list them. */
 export const EXIT_CODES = {
   ok: 0,
   /** The job failed, or the API answered an error or could not be reached. */

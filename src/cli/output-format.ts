@@ -1,7 +1,8 @@
 import type { ChunkState, TranscriptResult } from '../../workflows/contract';
-import { ApiError, ApiUnreachableError } from './api-client';
+import { ApiError, ApiUnreachableError, type AudioList } from './api-client';
+import { UploadError } from './audio-upload';
 import { UsageError } from './cli-args';
-import { chunkActivity, plural, singleLine } from './progress-line';
+import { chunkActivity, formatBytes, plural, singleLine } from './progress-line';
 
 const STATUS_WORDS: Record<TranscriptResult['jobStatus'], string> = {
   in_progress: 'in progress',
@@ -68,6 +69,23 @@ export function searchTable(results: readonly TranscriptResult[]): string {
     job.completedTime ?? '-',
     ...(withReason ? [singleLine(job.failureReason ?? '')] : []),
   ]);
+  return alignedTable(header, rows);
+}
+
+/** `transcribe audio ls` for people: one row per file, with its size and when an upload is removed. */
+export function audioTable(files: AudioList['files']): string {
+  const rows = files.map((file) => [singleLine(file.path), formatBytes(file.bytes), file.expiresTime ?? '-']);
+  return alignedTable(['PATH', 'SIZE', 'EXPIRES'], rows);
+}
+
+/** `transcribe audio rm`'s line for a path that could not be removed. */
+export function describeRemoveFailure(audioPath: string, err: ApiError): string {
+  const what = singleLine(audioPath);
+  if (err.status === 404) return `transcribe: no such audio file: ${what}\n`;
+  return `transcribe: cannot remove ${what}: ${describeApiError(err)}\n`;
+}
+
+function alignedTable(header: string[], rows: string[][]): string {
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => row[column]!.length)));
   return [header, ...rows]
     .map((row) =>
@@ -82,28 +100,40 @@ export function searchTable(results: readonly TranscriptResult[]): string {
 
 /**
  * An error for stderr. With `--json`, the API's own `{"error": {code, message, details}}`, and the same shape for
- * the CLI's own errors; otherwise one line with the message and code (never a stack trace).
+ * the CLI's own errors, with the `file` a failed upload was of; otherwise one line with the message and code
+ * (never a stack trace).
  */
 export function formatError(err: unknown, options: { json: boolean; apiKeyGiven: boolean }): string {
-  const { code, message, details } = errorFields(err);
-  if (options.json) return jsonLine({ error: { code, message, details } });
-  if (err instanceof ApiError) {
-    const hints = [`${code}, HTTP ${err.status}`];
-    if (err.retryAfterSeconds !== undefined) hints.push(`retry after ${err.retryAfterSeconds} s`);
-    const noKey =
-      err.status === 401 && !options.apiKeyGiven
-        ? '; no API key was given: pass --api-key or set TRANSCRIBE_API_KEY'
-        : '';
-    return `transcribe: ${singleLine(message)} (${hints.join(', ')})${noKey}\n`;
+  if (options.json) {
+    const file = err instanceof UploadError ? { file: err.file } : {};
+    return jsonLine({ error: { ...errorFields(err), ...file } });
   }
   if (err instanceof UsageError) {
     const help = err.command === undefined ? 'transcribe --help' : `transcribe ${err.command} --help`;
-    return `transcribe: ${message}\nrun '${help}' for usage\n`;
+    return `transcribe: ${err.message}\nrun '${help}' for usage\n`;
   }
-  return `transcribe: ${singleLine(message)}\n`;
+  return `transcribe: ${describeError(err, options)}\n`;
+}
+
+function describeError(err: unknown, options: { apiKeyGiven: boolean }): string {
+  if (err instanceof UploadError) return `cannot upload ${singleLine(err.file)}: ${describeError(err.cause, options)}`;
+  if (err instanceof ApiError) return describeApiError(err, options);
+  return singleLine(errorFields(err).message);
+}
+
+/** The API's message, then its code and status, and what would help: when to retry, or where a key goes. */
+function describeApiError(err: ApiError, options: { apiKeyGiven?: boolean } = {}): string {
+  const hints = [`${err.code}, HTTP ${err.status}`];
+  if (err.retryAfterSeconds !== undefined) hints.push(`retry after ${err.retryAfterSeconds} s`);
+  const noKey =
+    err.status === 401 && options.apiKeyGiven === false
+      ? '; no API key was given: pass --api-key or set TRANSCRIBE_API_KEY'
+      : '';
+  return `${singleLine(err.message)} (${hints.join(', ')})${noKey}`;
 }
 
 function errorFields(err: unknown): { code: string; message: string; details: unknown } {
+  if (err instanceof UploadError) return { ...errorFields(err.cause), message: err.message };
   if (err instanceof ApiError) return { code: err.code, message: err.message, details: err.details };
   if (err instanceof ApiUnreachableError) {
     return { code: 'api_unreachable', message: err.message, details: { url: err.apiUrl, reason: err.reason } };

@@ -3,6 +3,16 @@ import type { ChunkState, TranscriptResult } from '../../workflows/contract';
 const BAR_WIDTH = 12;
 /** Beyond this many, retrying chunks are counted rather than named, so the line stays one line. */
 const RETRYING_NAMED = 2;
+/** A log gets an upload's progress in these steps: a line per chunk read would be hundreds of lines. */
+const PLAIN_UPLOAD_STEP_PERCENT = 25;
+
+/** How far the upload of one local file has got. */
+export interface UploadProgress {
+  /** The file as the user named it. */
+  file: string;
+  sent: number;
+  total: number;
+}
 
 /** `[██████░░░░░░]`: the share of chunks transcribed, rounded down so the bar fills only when all are done. */
 export function progressBar(done: number, total: number, width = BAR_WIDTH): string {
@@ -47,6 +57,33 @@ export function progressText(job: TranscriptResult): string {
 export function progressLine(job: TranscriptResult): string {
   const done = job.chunks.filter((chunk) => chunk.status === 'completed').length;
   return `${progressBar(done, job.chunks.length)} ${progressText(job)}`;
+}
+
+/** `[██████░░░░░░] 2.4 MiB/4.8 MiB  uploading ./talk.wav`: numbers first, so a narrow terminal cuts the name. */
+export function uploadProgressLine(upload: UploadProgress): string {
+  const { file, sent, total } = upload;
+  return `${progressBar(sent, total)} ${formatBytes(sent)}/${formatBytes(total)}  uploading ${singleLine(file)}`;
+}
+
+/** `uploading ./talk.wav: 50% of 4.8 MiB`, in steps of a quarter, for a log. */
+export function uploadProgressText(upload: UploadProgress): string {
+  const { file, sent, total } = upload;
+  const step = PLAIN_UPLOAD_STEP_PERCENT;
+  const percent = total === 0 ? 100 : Math.floor((sent / total) * (100 / step)) * step;
+  return `uploading ${singleLine(file)}: ${percent}% of ${formatBytes(total)}`;
+}
+
+/** `4.8 MiB`: a size as people read it, in the binary units of `ls -h`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Cuts a line to the terminal's width: a line that wraps can no longer be redrawn in place with `\r`. */

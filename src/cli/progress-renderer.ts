@@ -1,5 +1,12 @@
 import type { TranscriptResult } from '../../workflows/contract';
-import { fitToColumns, progressLine, progressText } from './progress-line';
+import {
+  fitToColumns,
+  progressLine,
+  progressText,
+  uploadProgressLine,
+  uploadProgressText,
+  type UploadProgress,
+} from './progress-line';
 
 /** Where progress goes (stderr, so stdout carries only the transcript): what `process.stderr` offers. */
 export interface ProgressStream {
@@ -23,7 +30,7 @@ export function progressModeFor(
 const REDRAW = '\r\x1b[2K';
 const FALLBACK_COLUMNS = 80;
 
-/** Shows a job's progress as it changes; `end()` before writing anything else to the same stream. */
+/** Shows a job's or an upload's progress as it changes; `end()` before writing anything else to the same stream. */
 export class ProgressRenderer {
   private last: string | undefined;
   private open = false;
@@ -34,15 +41,23 @@ export class ProgressRenderer {
   ) {}
 
   update(job: TranscriptResult): void {
+    this.show(progressLine(job), progressText(job));
+  }
+
+  updateUpload(upload: UploadProgress): void {
+    this.show(uploadProgressLine(upload), uploadProgressText(upload));
+  }
+
+  /** `live` is the line redrawn on a terminal, `plain` the line for a log. */
+  private show(live: string, plain: string): void {
     if (this.mode === 'off') return;
     if (this.mode === 'lines') {
-      const line = progressText(job);
-      if (line !== this.last) this.stream.write(`${line}\n`);
-      this.last = line;
+      if (plain !== this.last) this.stream.write(`${plain}\n`);
+      this.last = plain;
       return;
     }
     // One column short of the width: writing the last column makes some terminals wrap at once.
-    const line = fitToColumns(progressLine(job), (this.stream.columns ?? FALLBACK_COLUMNS) - 1);
+    const line = fitToColumns(live, (this.stream.columns ?? FALLBACK_COLUMNS) - 1);
     if (line !== this.last) this.stream.write(`${REDRAW}${line}`);
     this.last = line;
     this.open = true;

@@ -1,11 +1,20 @@
-import { TranscriptionApiClient, type TranscriptResult } from './api-client';
+import { ApiError, TranscriptionApiClient, type TranscriptResult } from './api-client';
+import { localAudioFile, UploadError, uploadLocalFile, type LocalAudioFile, type UploadRecord } from './audio-upload';
 import { parseCliArgs, UsageError, type CliCommand, type TranscriptFormat } from './cli-args';
 import { helpText } from './cli-help';
 import { resolveConnection, type ConnectionSettings } from './connection-settings';
 import { EXIT_CODES } from './exit-codes';
-import { describeFailure, describeJob, formatError, jsonLine, searchTable } from './output-format';
+import {
+  audioTable,
+  describeFailure,
+  describeJob,
+  describeRemoveFailure,
+  formatError,
+  jsonLine,
+  searchTable,
+} from './output-format';
 import { packageVersion } from './package-version';
-import { plural } from './progress-line';
+import { plural, singleLine } from './progress-line';
 import { ProgressRenderer, progressModeFor, type ProgressStream } from './progress-renderer';
 import { waitForJob } from './wait-for-job';
 
@@ -73,18 +82,39 @@ class CliSession {
         return this.cancel(command);
       case 'retry':
         return this.retry(command);
+      case 'audio ls':
+        return this.listAudio(command);
+      case 'audio rm':
+        return this.removeAudio(command);
+      case 'audio upload':
+        return this.uploadAudio(command);
     }
   }
 
+  /** Uploads the arguments that are files here, in order, then submits the job with their paths in their place. */
   private async submit(command: Command<'submit'>): Promise<number> {
-    const { audioChunkPaths, userId, callbackUrl, idempotencyKey } = command;
+    const { userId, callbackUrl, idempotencyKey } = command;
+    const locals = command.upload ? await Promise.all(command.audioChunkPaths.map(localAudioFile)) : [];
+    const uploads: UploadRecord[] = [];
+    const audioChunkPaths: string[] = [];
+    for (const [index, argument] of command.audioChunkPaths.entries()) {
+      const local = locals[index];
+      if (local === undefined) {
+        audioChunkPaths.push(argument);
+        continue;
+      }
+      const uploaded = await this.upload(local, userId);
+      this.note(`uploaded ${singleLine(local.file)} as ${uploaded.path}`);
+      uploads.push(uploaded);
+      audioChunkPaths.push(uploaded.path);
+    }
     const submitted = await this.client.submit({ audioChunkPaths, userId, callbackUrl }, { idempotencyKey });
     if (!command.wait) {
-      this.print(this.json ? jsonLine(submitted) : `${submitted.jobId}\n`);
+      this.print(this.json ? jsonLine(withUploads(submitted, uploads)) : `${submitted.jobId}\n`);
       return EXIT_CODES.ok;
     }
     this.note(`submitted ${submitted.jobId}`);
-    return this.follow(submitted.jobId, command.format);
+    return this.follow(submitted.jobId, command.format, uploads);
   }
 
   private async status(command: Command<'status'>): Promise<number> {
@@ -143,10 +173,94 @@ class CliSession {
     return this.follow(retried.jobId, command.format);
   }
 
-  /** `--wait`: progress until the job ends, then its transcript, or why it failed with exit code 1. */
-  private async follow(jobId: string, format: TranscriptFormat | undefined): Promise<number> {
-    const { stderr, env } = this.io;
-    const renderer = new ProgressRenderer(stderr, progressModeFor(stderr, { json: this.json, term: env.TERM }));
+  private async listAudio(command: Command<'audio ls'>): Promise<number> {
+    const request = { prefix: command.prefix, userId: command.userId, limit: command.limit };
+    let page = await this.client.listAudio({ ...request, pageToken: command.pageToken });
+    if (command.all) {
+      const files = [...page.files];
+      while (page.nextPageToken !== null) {
+        page = await this.client.listAudio({ ...request, pageToken: page.nextPageToken });
+        files.push(...page.files);
+      }
+      page = { files, nextPageToken: null };
+    }
+    if (this.json) {
+      this.print(jsonLine(page));
+      return EXIT_CODES.ok;
+    }
+    const under = command.prefix === undefined ? '' : ` under ${command.prefix}`;
+    this.print(page.files.length > 0 ? audioTable(page.files) : `no audio files${under}\n`);
+    if (page.nextPageToken !== null) {
+      this.note(`more on the next page: add --all, or --page-token ${page.nextPageToken}`);
+    }
+    return EXIT_CODES.ok;
+  }
+
+  /** Deletes each path in turn: one that cannot be deleted is reported and the rest still are. */
+  private async removeAudio(command: Command<'audio rm'>): Promise<number> {
+    const removed: string[] = [];
+    const failed: { path: string; error: { code: string; message: string; details: unknown } }[] = [];
+    for (const audioPath of command.paths) {
+      try {
+        await this.client.removeAudio(audioPath, { userId: command.userId });
+      } catch (err) {
+        // These say nothing about the path, and would say the same about every other one.
+        if (!(err instanceof ApiError) || err.status === 401 || err.status === 403) throw err;
+        failed.push({ path: audioPath, error: { code: err.code, message: err.message, details: err.details } });
+        if (!this.json) this.io.stderr.write(describeRemoveFailure(audioPath, err));
+        continue;
+      }
+      removed.push(audioPath);
+      if (!this.json) this.print(`removed ${singleLine(audioPath)}\n`);
+    }
+    if (this.json) this.print(jsonLine({ removed, failed }));
+    return failed.length > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
+  }
+
+  /** Uploads files and prints their paths; every file is checked before the first upload starts. */
+  private async uploadAudio(command: Command<'audio upload'>): Promise<number> {
+    const locals: LocalAudioFile[] = [];
+    for (const file of command.files) {
+      const local = await localAudioFile(file);
+      if (local === undefined) throw new UploadError(file, new Error('not a file on this machine'));
+      locals.push(local);
+    }
+    const uploads: UploadRecord[] = [];
+    for (const local of locals) {
+      const uploaded = await this.upload(local, command.userId);
+      uploads.push(uploaded);
+      if (!this.json) this.print(`${uploaded.path}\n`);
+    }
+    if (this.json) this.print(jsonLine({ uploads }));
+    return EXIT_CODES.ok;
+  }
+
+  /** One file to the user's audio space, with a progress bar of its own. */
+  private async upload(local: LocalAudioFile, userId: string | undefined): Promise<UploadRecord> {
+    const renderer = this.progressRenderer();
+    const stopListening = this.io.onInterrupt(() => renderer.end());
+    try {
+      return await uploadLocalFile(this.client, local, {
+        userId,
+        onProgress: (sent) => renderer.updateUpload({ file: local.file, sent, total: local.bytes }),
+      });
+    } finally {
+      renderer.end();
+      stopListening();
+    }
+  }
+
+  /**
+   * `--wait`: progress until the job ends, then its transcript, or why it failed with exit code 1. With `--json`,
+   * the job's JSON names the files submit uploaded for it.
+   */
+  private async follow(
+    jobId: string,
+    format: TranscriptFormat | undefined,
+    uploads: readonly UploadRecord[] = [],
+  ): Promise<number> {
+    const { stderr } = this.io;
+    const renderer = this.progressRenderer();
     const stopListening = this.io.onInterrupt(() => {
       renderer.end();
       this.note(`stopped waiting; ${jobId} goes on: transcribe status ${jobId} --wait`);
@@ -159,18 +273,25 @@ class CliSession {
       stopListening();
     }
     if (job.jobStatus === 'failed') {
-      if (this.json) this.print(jsonLine(job));
+      if (this.json) this.print(jsonLine(withUploads(job, uploads)));
       else stderr.write(describeFailure(job));
       return EXIT_CODES.failed;
     }
     if (format === 'txt' || format === 'srt' || format === 'vtt') {
       this.print(await this.client.getTranscript(jobId, format));
-    } else if (this.json || format === 'json') {
+    } else if (this.json) {
+      this.print(jsonLine(withUploads(job, uploads)));
+    } else if (format === 'json') {
       this.print(jsonLine(job));
     } else {
       this.print(`${job.transcription ?? ''}\n`);
     }
     return EXIT_CODES.ok;
+  }
+
+  private progressRenderer(): ProgressRenderer {
+    const { stderr, env } = this.io;
+    return new ProgressRenderer(stderr, progressModeFor(stderr, { json: this.json, term: env.TERM }));
   }
 
   private print(text: string): void {
@@ -181,4 +302,12 @@ class CliSession {
   private note(text: string): void {
     if (!this.json) this.io.stderr.write(`${text}\n`);
   }
+}
+
+/** The API's answer as it is when nothing was uploaded, so a script that uploads nothing sees no difference. */
+function withUploads<T extends object>(
+  answer: T,
+  uploads: readonly UploadRecord[],
+): T & { uploads?: readonly UploadRecord[] } {
+  return uploads.length === 0 ? answer : { ...answer, uploads };
 }

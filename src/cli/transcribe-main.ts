@@ -2,7 +2,7 @@
 import { EXIT_CODES } from './exit-codes';
 import { runCli } from './run-cli';
 
-/** `transcribe`, the command line client of the API: see `transcribe --help` and the README. */
+/** `transcribe`, the command line client of the API: see `transcribe --help` and docs/cli.md. */
 async function main(): Promise<void> {
   // `transcribe search … | head` closes the pipe early; that is the reader's choice, not an error worth a trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

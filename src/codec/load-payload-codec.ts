@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, type Config } from '../config';
+import { ConfigError, type Config } from '../config/config';
 import { AesGcmPayloadCodec } from './aes-gcm-payload-codec';
 import { parseEncryptionKeys } from './encryption-keys';
 

@@ -18,8 +18,8 @@ export class AsrBacklogFullError extends Error {
 }
 
 export interface AdmissionSignals {
-  /** Jobs in progress, by user id, as visibility knows them (a moment behind the executions). */
-  jobsInFlightByUser(): Promise<Map<string, number>>;
+  /** The ids of the jobs in progress, by user id, as visibility knows them (a moment behind the executions). */
+  jobsInFlightByUser(): Promise<Map<string, ReadonlySet<string>>>;
   /** Chunks scheduled and not yet picked up by a worker. */
   chunkBacklog(): Promise<number>;
 }
@@ -85,17 +85,18 @@ class CachedSignal<T> {
  * Decides whether a new job may start: the user's jobs in flight stay under their quota, and the fleet's ASR
  * backlog stays under its limit, so a surge is refused at the door instead of queueing without bound.
  *
- * Jobs in flight come from one fleet-wide count of running jobs per user, refreshed at most once per cache
- * window, plus the jobs this process admitted since shortly before that count was taken (which visibility may
- * not show yet). Another API process's admissions since the count are not seen: the quota can be overshot by
- * what the other processes admit in that time (about a second under steady load, at most the staleness limit).
+ * A user's jobs in flight are the jobs visibility lists as running (one fleet-wide read, refreshed at most once per
+ * cache window) together with the jobs this process admitted since shortly before that read, which visibility may
+ * not show yet. Both are sets of job ids, so a job in both is counted once. Another API process's admissions since
+ * the read are not seen: the quota can be overshot by what the other processes admit in that time (about a second
+ * under steady load, at most the staleness limit).
  */
 export class JobAdmission {
-  private readonly inFlight: CachedSignal<Map<string, number>>;
+  private readonly inFlight: CachedSignal<Map<string, ReadonlySet<string>>>;
   private readonly backlog: CachedSignal<number>;
   private readonly now: () => number;
-  /** Admission times of the jobs this process let in recently, by user. */
-  private readonly admitted = new Map<string, number[]>();
+  /** The jobs this process let in recently, by user: job id and when. */
+  private readonly admitted = new Map<string, { jobId: string; admittedMs: number }[]>();
 
   constructor(
     signals: AdmissionSignals,
@@ -108,21 +109,22 @@ export class JobAdmission {
   }
 
   /** Resolves when the job may start, and counts it against the user's quota; otherwise throws why not. */
-  async admit(userId: string): Promise<void> {
+  async admit(userId: string, jobId: string): Promise<void> {
     const [inFlight, backlog] = await Promise.all([this.inFlight.current(), this.backlog.current()]);
     if (backlog.value >= this.options.asrBacklogLimit) throw new AsrBacklogFullError(BACKLOG_RETRY_AFTER_SECONDS);
     const unseenSince = inFlight.readStartedMs - VISIBILITY_LAG_MS;
-    const recent = (this.admitted.get(userId) ?? []).filter((admittedMs) => admittedMs >= unseenSince);
-    if ((inFlight.value.get(userId) ?? 0) + recent.length >= this.options.jobsInFlightPerUser) {
+    const recent = (this.admitted.get(userId) ?? []).filter((admission) => admission.admittedMs >= unseenSince);
+    const jobs = new Set([...(inFlight.value.get(userId) ?? []), ...recent.map((admission) => admission.jobId)]);
+    if (jobs.size >= this.options.jobsInFlightPerUser) {
       throw new TooManyJobsInFlightError(this.options.jobsInFlightPerUser, JOB_RETRY_AFTER_SECONDS);
     }
-    this.admitted.set(userId, [...recent, this.now()]);
+    this.admitted.set(userId, [...recent, { jobId, admittedMs: this.now() }]);
     this.forgetOldAdmissions(unseenSince);
   }
 
   private forgetOldAdmissions(before: number): void {
-    for (const [userId, times] of this.admitted) {
-      if (times.every((admittedMs) => admittedMs < before)) this.admitted.delete(userId);
+    for (const [userId, admissions] of this.admitted) {
+      if (admissions.every((admission) => admission.admittedMs < before)) this.admitted.delete(userId);
     }
   }
 }

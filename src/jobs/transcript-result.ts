@@ -2,15 +2,6 @@ import type { ChunkState, TranscriptResult } from '../../workflows/contract';
 
 export type { TranscriptResult };
 
-/** Jobs that started before chunks had timings keep none: their chunks read null, as the API promises. */
-export function withTimings(chunks: ChunkState[]): ChunkState[] {
-  return chunks.map((chunk) => ({
-    ...chunk,
-    durationSeconds: chunk.durationSeconds ?? null,
-    segments: chunk.segments ?? null,
-  }));
-}
-
 /** What the server says of a chunk's activity that has not finished: the attempt it is on and the last error. */
 export interface PendingChunkActivity {
   index: number;

@@ -1,6 +1,6 @@
 import type { TLSConfig } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
-import { ConfigError, type Config } from '../config';
+import { ConfigError, type Config } from '../config/config';
 
 /** How to reach Temporal: what both the client's and the worker's connections take. */
 export interface TemporalConnectionOptions {

@@ -1,5 +1,5 @@
 import type { Connection } from '@temporalio/client';
-import type { Config } from '../config';
+import type { Config } from '../config/config';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './connection-options';
 import { connectClient } from './wait-for-temporal';
 import { msToTs } from '@temporalio/common/lib/time';

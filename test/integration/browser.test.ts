@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { TestBrowser } from '../support/browser';
-import { ServiceStack, freePort, pollUntil } from '../support/service-stack';
-import { tempDir, writeChunk } from '../support/temp-dir';
+import { ServiceStack, pollUntil } from '../support/service-stack';
+import { tempDir } from '../support/temp-dir';
 
 /** `npm run docs:screenshots` points this at docs/screenshots; otherwise they go to a temporary folder. */
 const SCREENSHOTS_DIR = process.env.SCREENSHOTS_DIR;
@@ -26,19 +26,18 @@ describe('in a real browser', () => {
     page.screenshot({ path: path.join(screenshots, `${name}.png`), animations: 'disabled' });
 
   beforeAll(async () => {
-    const uiPort = await freePort();
-    uiUrl = `http://127.0.0.1:${uiPort}`;
     // A long first backoff keeps the retrying chunk retrying for as long as the test looks at it.
     stack = await ServiceStack.start({
-      uiPort,
+      uiPort: 0,
       env: { CHUNK_RETRY_INITIAL_INTERVAL_MS: '120000', CHUNK_RETRY_MAX_INTERVAL_MS: '120000' },
     });
+    uiUrl = stack.devServer.uiUrl as string;
     screenshots = SCREENSHOTS_DIR ?? (await tempDir('screenshots'));
     await mkdir(screenshots, { recursive: true });
-    await writeChunk(stack.audioRoot, 'standup/part-1.wav', { transcript: 'Good morning everyone.' });
-    await writeChunk(stack.audioRoot, 'standup/part-2.wav', { transcript: 'The release goes out today.' });
-    await writeChunk(stack.audioRoot, 'standup/part-3.wav', { transcript: 'Any blockers?' });
-    await writeChunk(stack.audioRoot, 'standup/garbled.wav');
+    await stack.writeChunk('standup/part-1.wav', { transcript: 'Good morning everyone.' });
+    await stack.writeChunk('standup/part-2.wav', { transcript: 'The release goes out today.' });
+    await stack.writeChunk('standup/part-3.wav', { transcript: 'Any blockers?' });
+    await stack.writeChunk('standup/garbled.wav');
     await stack.startWorker();
 
     completedJob = await stack.submit('alice', ['standup/part-1.wav', 'standup/part-2.wav']);

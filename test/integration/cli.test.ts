@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile, symlink } from 'node:fs/promises';
+import { access, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ServiceStack, PROJECT_ROOT, freePort, pollUntil } from '../support/service-stack';
-import { tempDir, writeChunk } from '../support/temp-dir';
+import { chunkBytes, tempDir } from '../support/temp-dir';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'src', 'cli', 'transcribe-main.js');
 const execFileAsync = promisify(execFile);
@@ -23,8 +23,14 @@ describe('the transcribe CLI against the real service', () => {
   let stack: ServiceStack;
   let completedJobId: string;
   let failedJobId: string;
+  /** Where the tests keep files "on the user's machine": the CLI runs there, so `./local.wav` names one. */
+  let localDir: string;
+  let uploadedPath: string;
 
-  /** Runs `transcribe` as alice through TRANSCRIBE_API_KEY unless `env` says otherwise (`undefined` unsets). */
+  /**
+   * Runs `transcribe` in `localDir` as alice through TRANSCRIBE_API_KEY unless `env` says otherwise (`undefined`
+   * unsets).
+   */
   function transcribe(args: string[], env: Record<string, string | undefined> = {}, command = CLI): Promise<CliRun> {
     const childEnv: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -34,7 +40,7 @@ describe('the transcribe CLI against the real service', () => {
     };
     for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, args, { env: childEnv, cwd: localDir, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
@@ -47,9 +53,11 @@ describe('the transcribe CLI against the real service', () => {
   beforeAll(async () => {
     stack = await ServiceStack.start({ failPattern: /^broken\// });
     for (let index = 1; index <= 3; index += 1) {
-      await writeChunk(stack.audioRoot, `talk/part-${index}.wav`, { transcript: `words of part ${index}` });
+      await stack.writeChunk(`talk/part-${index}.wav`, { transcript: `words of part ${index}` });
     }
-    await writeChunk(stack.audioRoot, 'broken/chunk.wav');
+    await stack.writeChunk('broken/chunk.wav');
+    localDir = await tempDir('cli-local');
+    await writeFile(path.join(localDir, 'local.wav'), chunkBytes({ transcript: 'words from this machine' }));
     await stack.startWorker();
   });
 
@@ -169,7 +177,7 @@ describe('the transcribe CLI against the real service', () => {
   });
 
   it('when a running job is canceled, then cancel answers at once and the job ends failed with reason "canceled"', async () => {
-    await writeChunk(stack.audioRoot, 'cancel/slow.wav');
+    await stack.writeChunk('cancel/slow.wav');
     stack.simulator.script('cancel/slow.wav', [{ status: 200, body: { text: 'never' }, delayMs: 60_000 }]);
     const jobId = (await transcribe(['submit', 'cancel/slow.wav'])).stdout.trim();
     await stack.waitForJob(jobId, (job) => job.chunks[0].status === 'in_progress');
@@ -232,12 +240,101 @@ describe('the transcribe CLI against the real service', () => {
     expect(badUrl).toMatchObject({ code: 2, stderr: expect.stringMatching(/^transcribe: TRANSCRIBE_API_URL: /) });
     const help = await transcribe(['submit', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/Nothing is uploaded: the API does not take files/);
+    expect(help.stdout).toMatch(/Each argument that names a file on this machine \(\.\/talk\.mp3\) is uploaded first/);
+    const noPaths = await transcribe(['audio', 'rm']);
+    expect(noPaths).toMatchObject({ code: 2, stdout: '' });
+    expect(noPaths.stderr).toBe(
+      "transcribe: audio rm needs at least one path\nrun 'transcribe audio --help' for usage\n",
+    );
+  });
+
+  it('when submit --wait names a local file, then it is uploaded first and the job transcribes it in its place', async () => {
+    const run = await transcribe(['submit', './local.wav', 'talk/part-2.wav', '--wait']);
+    expect(run).toMatchObject({ code: 0, stdout: 'words from this machine words of part 2\n' });
+    const uploaded = /^uploaded \.\/local\.wav as (uploads\/[0-9a-z]{26}-local\.wav)$/m.exec(run.stderr);
+    expect(uploaded).not.toBeNull();
+    uploadedPath = uploaded![1]!;
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines.slice(0, 4)).toEqual([
+      expect.stringMatching(/^uploading \.\/local\.wav: 0% of \d+\.\d KiB$/),
+      expect.stringMatching(/^uploading \.\/local\.wav: 100% of \d+\.\d KiB$/),
+      `uploaded ./local.wav as ${uploadedPath}`,
+      expect.stringMatching(/^submitted job-\S+$/),
+    ]);
+    expect(lines.at(-1)).toBe('2/2 chunks  completed');
+
+    const json = await transcribe(['submit', './local.wav', '--wait', '--json']);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const job = JSON.parse(json.stdout);
+    expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'words from this machine' });
+    expect(job.uploads).toEqual([
+      {
+        file: './local.wav',
+        path: expect.stringMatching(/^uploads\/[0-9a-z]{26}-local\.wav$/),
+        bytes: chunkBytes({ transcript: 'words from this machine' }).length,
+        format: 'wav',
+        durationSeconds: expect.any(Number),
+        expiresTime: expect.any(String),
+      },
+    ]);
+    expect(job.chunks[0].path).toBe(job.uploads[0].path);
+  });
+
+  it('when a local file is over the size limit, then submit stops before submitting and names the file, exit 1', async () => {
+    await writeFile(path.join(localDir, 'huge.wav'), chunkBytes({ bytes: 5 * 1024 * 1024 + 1 }));
+    const run = await transcribe(['submit', 'talk/part-1.wav', './huge.wav']);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(
+        /^transcribe: cannot upload \.\/huge\.wav: the upload is over the limit of 5242880 bytes \(audio_too_large, HTTP 413\)$/m,
+      ),
+    });
+    expect(run.stderr).not.toMatch(/^submitted/m);
+  });
+
+  it('when audio ls runs, then the upload is listed with its size and expiry beside the files placed there', async () => {
+    const table = await transcribe(['audio', 'ls']);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toMatch(/^PATH +SIZE +EXPIRES$/m);
+    expect(table.stdout).toMatch(/^talk\/part-1\.wav +\d+\.\d KiB +-$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${uploadedPath} +\\d+\\.\\d KiB +\\d{4}-\\d\\d-\\d\\dT\\S+Z$`, 'm'));
+
+    const json = await transcribe(['audio', 'ls', '--prefix', 'uploads/', '--limit', '1', '--all', '--json']);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const listed = JSON.parse(json.stdout);
+    expect(listed.nextPageToken).toBeNull();
+    expect(listed.files.map((file: { path: string }) => file.path)).toContain(uploadedPath);
+    expect(listed.files.every((file: { path: string }) => file.path.startsWith('uploads/'))).toBe(true);
+  });
+
+  it('when audio rm deletes the upload, then it is gone, and removing it again fails with exit code 1', async () => {
+    expect(await transcribe(['audio', 'rm', uploadedPath])).toEqual({
+      code: 0,
+      stdout: `removed ${uploadedPath}\n`,
+      stderr: '',
+    });
+    expect((await transcribe(['audio', 'ls', '--prefix', 'uploads/'])).stdout).not.toContain(uploadedPath);
+    expect(await transcribe(['audio', 'rm', uploadedPath])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `transcribe: no such audio file: ${uploadedPath}\n`,
+    });
+  });
+
+  it('when audio upload runs, then it prints the path, which a job then names as it is', async () => {
+    const upload = await transcribe(['audio', 'upload', './local.wav']);
+    expect(upload).toMatchObject({ code: 0, stdout: expect.stringMatching(/^uploads\/[0-9a-z]{26}-local\.wav\n$/) });
+    const run = await transcribe(['submit', upload.stdout.trim(), '--wait', '--json']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const job = JSON.parse(run.stdout);
+    expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'words from this machine' });
+    expect(job).not.toHaveProperty('uploads');
   });
 
   it('when submit --wait runs in a real terminal, then a progress bar is redrawn in place as chunks finish, then the transcript', async () => {
-    await writeChunk(stack.audioRoot, 'tty/part-1.wav', { transcript: 'first words' });
-    await writeChunk(stack.audioRoot, 'tty/part-2.wav');
+    await stack.writeChunk('tty/part-1.wav', { transcript: 'first words' });
+    await stack.writeChunk('tty/part-2.wav');
     stack.simulator.script('tty/part-2.wav', [
       { status: 503, body: { error: { message: 'busy' } } },
       { status: 200, body: { text: 'last words' }, delayMs: 5000 },

@@ -1,9 +1,10 @@
-import { copyFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { silentWav } from '../../bench/wav-file';
 import { superviseLocalEngine } from '../../src/asr/local-engine';
 import { wordErrorRate } from '../../eval/word-error-rate';
+import { silentFlac, silentMp3 } from '../fixtures/audio/hostile-audio';
 import { PROJECT_ROOT, ServiceStack, pollUntil } from '../support/service-stack';
 
 /**
@@ -87,14 +88,49 @@ describe('the local ASR engine', () => {
     expect(reply.body.error.message).toBe(`the audio is ${MAX_CHUNK_SECONDS + 5}.0 s long, over the limit of 90 s`);
   });
 
+  it.each([
+    [
+      'an MP3 whose Xing header counts 1 frame of 83 minutes',
+      'lying.mp3',
+      () => silentMp3({ bytes: 5_000_000, claimedFrames: 1 }),
+      '0.07',
+    ],
+    [
+      'a FLAC whose STREAMINFO says 2 s of 25 hours of silence',
+      'lying.flac',
+      () => silentFlac({ seconds: 92_000, claimedSeconds: 2 }),
+      '2.00',
+    ],
+  ])(
+    'when %s is posted, then decoding stops at the limit with 400 and the engine stays healthy',
+    async (_, name, bytes, claimed) => {
+      const before = restarts;
+      const started = performance.now();
+      const reply = await transcribe(engine.url, name, bytes());
+      const elapsedMs = performance.now() - started;
+      expect(reply.status).toBe(400);
+      expect(reply.body.error.message).toBe(
+        `the audio plays past the limit of 90 s (its header says ${claimed} s); decoding stopped there`,
+      );
+      // Decoding all of it first, as the engine used to, takes tens of seconds and gigabytes for the FLAC; the
+      // bound only tells "stopped at the limit" from "decoded everything", it is not a performance figure.
+      expect(elapsedMs).toBeLessThan(10_000);
+      expect((await fetch(`${engine.url}/healthz`)).status).toBe(200);
+      const next = await transcribe(engine.url, 'fox.mp3', await readFile(path.join(SPEECH, 'fox.mp3')));
+      expect(next.status).toBe(200);
+      expect(wordErrorRate(await fox(), next.body.text as string).wer).toBeLessThanOrEqual(MAX_WER);
+      expect(restarts).toBe(before);
+    },
+  );
+
   describe('behind the whole service', () => {
     let stack: ServiceStack;
 
     beforeAll(async () => {
       stack = await ServiceStack.start({ env: { ASR_URL: engine.url, ASR_TIMEOUT_MS: '120000' } });
       await stack.startWorker();
-      await copyFile(path.join(SPEECH, 'harbor.opus'), path.join(stack.audioRoot, 'harbor.opus'));
-      await copyFile(path.join(SPEECH, 'fox.mp3'), path.join(stack.audioRoot, 'fox.mp3'));
+      await stack.putAudio('harbor.opus', await readFile(path.join(SPEECH, 'harbor.opus')));
+      await stack.putAudio('fox.mp3', await readFile(path.join(SPEECH, 'fox.mp3')));
     }, 180_000);
 
     afterAll(async () => {

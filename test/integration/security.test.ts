@@ -2,12 +2,12 @@ import { temporal } from '@temporalio/proto';
 import jwt from 'jsonwebtoken';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSchemathesis } from '../support/schemathesis';
 import { PROJECT_ROOT, ServiceStack, pollUntil } from '../support/service-stack';
-import { tempDir, writeChunk } from '../support/temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 const execFileAsync = promisify(execFile);
 const JWT_SECRET = randomBytes(32).toString('base64');
@@ -53,12 +53,17 @@ describe('security on the real service', () => {
       },
     });
     for (let index = 1; index <= 3; index += 1) {
-      await writeChunk(stack.audioRoot, `talk/part-${index}.wav`, { transcript: `confidential words ${index}` });
+      await stack.writeChunk(`talk/part-${index}.wav`, { transcript: `confidential words ${index}` });
     }
-    for (let index = 1; index <= 8; index += 1) await writeChunk(stack.audioRoot, `slow/part-${index}.wav`);
-    await writeChunk(stack.audioRoot, 'later/changed.wav');
+    for (let index = 1; index <= 8; index += 1) await stack.writeChunk(`slow/part-${index}.wav`);
+    await stack.writeChunk('later/changed.wav');
     // The document's examples name the example recording: with it present, the fuzzer's examples start real jobs.
-    await cp(path.join(PROJECT_ROOT, 'examples', 'audio'), stack.audioRoot, { recursive: true });
+    for (const part of ['part-1.wav', 'part-2.wav', 'part-3.wav']) {
+      await stack.putAudio(
+        `example/${part}`,
+        await readFile(path.join(PROJECT_ROOT, 'examples', 'audio', 'example', part)),
+      );
+    }
   });
 
   afterAll(async () => {
@@ -67,7 +72,7 @@ describe('security on the real service', () => {
 
   it('when a chunk file is replaced by text after submission, then the worker fails that chunk once, without retries', async () => {
     const jobId = await stack.submit('dave', ['later/changed.wav']);
-    await writeFile(path.join(stack.audioRoot, 'later', 'changed.wav'), 'not audio any more');
+    await stack.putAudio('later/changed.wav', Buffer.from('not audio any more'), ['dave']);
     await stack.startWorker();
     const job = await stack.waitForJob(jobId);
     expect(job.jobStatus).toBe('failed');
@@ -217,7 +222,7 @@ describe('security on the real service', () => {
       timeoutMs: 8 * 60_000,
     });
     if (result.exitCode !== 0) throw new Error(`Schemathesis found problems:\n${result.output}`);
-    expect(result.operations).toBe(12);
+    expect(result.operations).toBe(18);
     expect(result.requests).toBeGreaterThanOrEqual(2000);
     expect((await stack.request('GET', '/healthz')).status).toBe(200);
   }, 600_000);

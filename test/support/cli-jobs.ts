@@ -14,6 +14,7 @@ export function jobWith(chunks: Partial<ChunkState>[], job: Partial<TranscriptRe
     completedTime: null,
     transcription: null,
     failureReason: null,
+    retriedFrom: null,
     ...job,
   };
 }

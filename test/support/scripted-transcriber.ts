@@ -1,8 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Transcriber, Transcription } from '../../src/asr/asr-client';
+import type { AudioToTranscribe, Transcriber, Transcription } from '../../src/asr/asr-client';
 import type { TranscriptSegment } from '../../workflows/contract';
-import type { ChunkAudio } from '../../src/storage/audio-store';
 
 /** One scripted ASR answer: a transcript after an optional delay, or an error to throw. */
 export type ScriptedStep =
@@ -35,7 +34,7 @@ export class ScriptedTranscriber implements Transcriber {
     return this.attempts.filter((attempt) => attempt.name === name);
   }
 
-  async transcribe(audio: ChunkAudio, options: { signal?: AbortSignal } = {}): Promise<Transcription> {
+  async transcribe(audio: AudioToTranscribe, options: { signal?: AbortSignal } = {}): Promise<Transcription> {
     const { info } = Context.current();
     this.attempts.push({ name: audio.name, attempt: info.attempt, startedAtMs: await this.clock() });
     const step = this.steps.get(audio.name)?.shift() ?? this.fallback(audio.name);

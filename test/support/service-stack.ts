@@ -1,20 +1,24 @@
 import { Client, Connection } from '@temporalio/client';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { createApiServer } from '../../src/api';
+import { createApiServer } from '../../src/api/compose';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
-import { freePort } from '../../src/free-port';
-import { stopChild } from '../../src/process-lifecycle';
+import { freePort } from '../../src/process/free-port';
+import { stopChild } from '../../src/process/process-lifecycle';
 import { generateEncryptionKey } from '../../src/codec/encryption-keys';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/logger';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { tempDir } from './temp-dir';
+import { userSpace } from '../../src/storage/audio-paths';
+import type { AudioObjects } from '../../src/storage/audio-objects';
+import { createAudioObjects } from '../../src/storage/create-audio-store';
+import { startTestS3, type TestS3 } from './s3-server';
+import { chunkBytes, tempDir, type ChunkOptions } from './temp-dir';
 
 /** The users the stack has API keys for; `ops` is an operator. */
 export const STACK_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'ops'] as const;
@@ -41,27 +45,39 @@ export async function pollUntil<T>(
   return last;
 }
 
+/** Where a stack keeps audio: the local folder, or a real S3 server (s3proxy) of its own. */
+export type StackStore = 'local' | 's3';
+
+/** Starts of one worker, each on a fresh metrics port, before losing that port to other processes is fatal. */
+const WORKER_METRICS_ATTEMPTS = 5;
+
 /**
  * The real service for integration tests: the pinned Temporal dev server (its own database, headless, free port),
- * the ASR simulator, the API in this process on a real HTTP port, and worker processes built by `npm run build`.
+ * the ASR simulator, the API in this process on a real HTTP port, worker processes built by `npm run build`, and
+ * the audio store (a folder, or s3proxy with `store: 's3'`).
  */
 export class ServiceStack {
   readonly workers: ChildProcess[] = [];
+  private readonly metricsAddresses = new Map<ChildProcess, string>();
   private constructor(
     readonly devServer: DevServer,
     readonly simulator: AsrSimulator,
     readonly audioRoot: string,
+    readonly audio: AudioObjects,
     readonly env: NodeJS.ProcessEnv,
     readonly apiUrl: string,
     readonly temporal: Client,
     readonly apiKeys: Readonly<Record<StackUser, string>>,
     private readonly server: Server,
     private readonly closeApi: () => Promise<void>,
+    private readonly s3: TestS3 | undefined,
+    private readonly workerMetrics: boolean,
   ) {}
 
   /**
-   * `uiPort` runs the dev server with its Web UI there, and lets that UI's origin call the codec endpoint;
-   * `temporalAddress` puts something (a TLS proxy) between the service and the dev server.
+   * `uiPort` runs the dev server with its Web UI there (0: on a free port; `devServer.uiUrl` says which), and lets
+   * that UI's origin call the codec endpoint; `temporalAddress` puts something (a TLS proxy) between the service
+   * and the dev server; `workerMetrics` has each worker serve its metrics on a free port (`workerMetricsAddress`).
    */
   static async start(
     options: {
@@ -69,6 +85,8 @@ export class ServiceStack {
       failPattern?: RegExp;
       uiPort?: number;
       temporalAddress?: (devServerAddress: string) => Promise<string>;
+      store?: StackStore;
+      workerMetrics?: boolean;
     } = {},
   ): Promise<ServiceStack> {
     const dir = await tempDir('stack');
@@ -77,14 +95,15 @@ export class ServiceStack {
     const devServer = await startDevServer({
       toolsDir: path.join(PROJECT_ROOT, '.tools'),
       dbFilename: path.join(dir, 'temporal.sqlite'),
-      port: await freePort(),
+      port: 0,
       uiPort: options.uiPort,
       namespace: 'default',
       startupTimeoutMs: 120_000,
+      onRetry: (reason) => process.stderr.write(`service stack: ${reason}\n`),
     });
+    const s3 = options.store === 's3' ? await startTestS3() : undefined;
     const simulator = await startAsrSimulator({
       port: 0,
-      audioRoot,
       latency: { minMs: 100, maxMs: 300 },
       failureRate: 0,
       failPattern: options.failPattern,
@@ -104,11 +123,12 @@ export class ServiceStack {
       CHUNK_HEARTBEAT_TIMEOUT_MS: '2000',
       API_QUERY_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'error',
-      ...(options.uiPort === undefined ? {} : { TEMPORAL_UI_PORT: String(options.uiPort) }),
+      ...(devServer.uiUrl === undefined ? {} : { TEMPORAL_UI_PORT: new URL(devServer.uiUrl).port }),
+      ...s3?.env,
       ...options.env,
     };
     const config = loadConfig(env);
-    const { server, client } = await createApiServer(config, createLogger('api', 'silent'));
+    const { server, close } = await createApiServer(config, createLogger('api', 'silent'));
     server.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
@@ -118,27 +138,79 @@ export class ServiceStack {
       devServer,
       simulator,
       audioRoot,
+      createAudioObjects(config.audio),
       env,
       `http://127.0.0.1:${port}`,
       temporal,
       apiKeys,
       server,
-      () => client.connection.close(),
+      close,
+      s3,
+      options.workerMetrics ?? false,
     );
   }
 
-  /** Starts a worker process (`npm run worker`'s entry point) and waits until it polls. */
+  /** Stores bytes at `name` in each given user's audio space (every user of the stack by default). */
+  async putAudio(name: string, bytes: Buffer, users: readonly string[] = STACK_USERS): Promise<void> {
+    const file = path.join(await tempDir('put'), 'file');
+    for (const user of users) {
+      await writeFile(file, bytes);
+      await this.audio.putFile({ space: userSpace(user), path: name }, file, bytes.length);
+    }
+  }
+
+  /** A short WAV chunk (see `chunkBytes`) at `name`, in each given user's space (every user by default). */
+  async writeChunk(name: string, options: ChunkOptions = {}, users: readonly string[] = STACK_USERS): Promise<string> {
+    await this.putAudio(name, chunkBytes(options), users);
+    return name;
+  }
+
+  /**
+   * Starts a worker process (`npm run worker`'s entry point) and waits until it polls. With `workerMetrics`, a
+   * worker that finds its metrics port taken (the SDK binds it by number) is started again on a fresh one.
+   */
   async startWorker(): Promise<ChildProcess> {
-    const worker = fork(path.join(DIST, 'worker-main.js'), [], {
-      env: this.env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.workers.push(worker);
-    await new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: { type?: string }) => message.type === 'ready' && resolve());
-      worker.once('exit', (code) => reject(new Error(`worker exited before it was ready (code ${code})`)));
-    });
-    return worker;
+    for (let attempt = 1; ; attempt++) {
+      const metricsAddress = this.workerMetrics ? `127.0.0.1:${await freePort()}` : undefined;
+      const env = metricsAddress ? { ...this.env, WORKER_METRICS_ADDRESS: metricsAddress } : this.env;
+      const worker = fork(path.join(DIST, 'worker', 'main.js'), [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      // Kept until it is ready: the reason it did not get there.
+      let startupOutput: string | undefined = '';
+      for (const [from, to] of [
+        [worker.stdout, process.stdout],
+        [worker.stderr, process.stderr],
+      ] as const) {
+        from?.on('data', (chunk: Buffer) => {
+          if (startupOutput !== undefined) startupOutput += chunk.toString();
+          to.write(chunk);
+        });
+      }
+      this.workers.push(worker);
+      const exitCode = await new Promise<number | null | 'ready'>((resolve) => {
+        worker.on('message', (message: { type?: string }) => message.type === 'ready' && resolve('ready'));
+        worker.once('exit', (code) => resolve(code));
+      });
+      if (exitCode === 'ready') {
+        startupOutput = undefined;
+        if (metricsAddress) this.metricsAddresses.set(worker, metricsAddress);
+        return worker;
+      }
+      this.workers.splice(this.workers.indexOf(worker), 1);
+      const lostPort = metricsAddress !== undefined && /address already in use/i.test(startupOutput ?? '');
+      if (!lostPort || attempt >= WORKER_METRICS_ATTEMPTS) {
+        throw new Error(`worker exited before it was ready (code ${exitCode})`);
+      }
+      process.stderr.write(
+        `service stack: worker metrics port ${metricsAddress} was taken; starting the worker again\n`,
+      );
+    }
+  }
+
+  /** `host:port` of a worker's metrics, for a stack started with `workerMetrics`. */
+  workerMetricsAddress(worker: ChildProcess): string {
+    const address = this.metricsAddresses.get(worker);
+    if (!address) throw new Error('this worker serves no metrics: start the stack with workerMetrics');
+    return address;
   }
 
   async stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -197,5 +269,7 @@ export class ServiceStack {
     await this.temporal.connection.close();
     await this.simulator.close();
     await this.devServer.stop();
+    await this.audio.close();
+    await this.s3?.stop();
   }
 }

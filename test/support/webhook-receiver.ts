@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedCallback {
@@ -11,6 +11,14 @@ export interface ScriptedAnswer {
   status: number;
   headers?: Record<string, string>;
   delayMs?: number;
+  /** A body of this many bytes, streamed as the client takes it. */
+  bodyBytes?: number;
+}
+
+/** How much of a streamed answer body the receiver got to write before the client went away or it was done. */
+export interface StreamedReply {
+  bytesWritten: number;
+  complete: boolean;
 }
 
 /**
@@ -20,23 +28,29 @@ export interface ScriptedAnswer {
 export class WebhookReceiver {
   readonly received: ReceivedCallback[] = [];
   readonly answers: ScriptedAnswer[] = [];
+  readonly streamed: Promise<StreamedReply>[] = [];
 
   private constructor(
     private readonly server: Server,
     readonly origin: string,
+    readonly port: number,
   ) {}
 
   static async start(): Promise<WebhookReceiver> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const receiver = new WebhookReceiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const { port } = server.address() as AddressInfo;
+    const receiver = new WebhookReceiver(server, `http://127.0.0.1:${port}`, port);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         receiver.received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() });
         const answer = receiver.answers.shift() ?? { status: 204 };
-        setTimeout(() => res.writeHead(answer.status, answer.headers).end(), answer.delayMs ?? 0);
+        setTimeout(() => {
+          if (answer.bodyBytes === undefined) res.writeHead(answer.status, answer.headers).end();
+          else receiver.streamed.push(stream(res, answer));
+        }, answer.delayMs ?? 0);
       });
     });
     return receiver;
@@ -45,10 +59,31 @@ export class WebhookReceiver {
   reset(): void {
     this.received.length = 0;
     this.answers.length = 0;
+    this.streamed.length = 0;
   }
 
   stop(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** Writes `bodyBytes` in 64 KiB pieces, waiting for the client to take each; settles when done or cut off. */
+function stream(res: ServerResponse, answer: ScriptedAnswer): Promise<StreamedReply> {
+  const total = answer.bodyBytes ?? 0;
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': String(total) });
+  return new Promise((resolve) => {
+    let written = 0;
+    res.on('close', () => resolve({ bytesWritten: written, complete: written >= total }));
+    const next = () => {
+      while (written < total && !res.destroyed) {
+        const size = Math.min(piece.length, total - written);
+        written += size;
+        if (!res.write(piece.subarray(0, size))) return void res.once('drain', next);
+      }
+      if (written >= total) res.end();
+    };
+    next();
+  });
 }

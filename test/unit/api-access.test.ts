@@ -4,18 +4,21 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { createApp, type AppDependencies } from '../../src/app';
+import { createApp, type AppDependencies } from '../../src/api/app';
 import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
 import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
-import { RateLimiter } from '../../src/http/rate-limiter';
+import { RateLimiter } from '../../src/api/rate-limiter';
 import { AsrBacklogFullError, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
-import { JobNotFoundError, type SubmitJobRequest } from '../../src/jobs/transcription-jobs';
+import { JobSubmission } from '../../src/jobs/job-submission';
+import { JobAlreadyStartedError, JobNotFoundError, type StartJobRequest } from '../../src/jobs/transcription-jobs';
 import type { TranscriptResult } from '../../src/jobs/transcript-result';
-import { ApiMetrics } from '../../src/http/api-metrics';
+import { ApiMetrics } from '../../src/api/api-metrics';
 import { createLogger } from '../../src/logger';
-import { AudioStore } from '../../src/storage/audio-store';
+import { localAudioStore } from '../support/audio-stores';
 import { wavBytes } from '../../bench/wav-file';
 import { tempDir } from '../support/temp-dir';
+
+const JOB_ID_KEY = Buffer.alloc(32, 1);
 
 const KEYS = {
   alice: 'alice-key-0123456789abcdef',
@@ -40,14 +43,17 @@ function capturedLog(level: 'trace' | 'info') {
   return { lines, logger: createLogger('api', level, sink) };
 }
 
-/** IN-MEMORY JOB STORE, a test double for TranscriptionJobs: records submissions and serves them back. */
+/**
+ * IN-MEMORY JOB STORE, a test double for TranscriptionJobs, the jobs database and the catalog over them: records
+ * the jobs started and serves them back.
+ */
 class InMemoryJobs {
-  readonly submitted: SubmitJobRequest[] = [];
+  readonly submitted: StartJobRequest[] = [];
   private readonly jobs = new Map<string, TranscriptResult>();
 
-  async submit(request: SubmitJobRequest) {
-    await request.beforeStart?.();
-    const jobId = `job-${this.submitted.length + 1}`;
+  async start(request: StartJobRequest) {
+    if (this.jobs.has(request.jobId)) throw new JobAlreadyStartedError(request.jobId);
+    const { jobId } = request;
     this.submitted.push(request);
     this.jobs.set(jobId, {
       jobId,
@@ -58,8 +64,35 @@ class InMemoryJobs {
       completedTime: null,
       transcription: null,
       failureReason: null,
+      retriedFrom: null,
     });
-    return { jobId, replayed: false };
+  }
+
+  readonly recorded: string[] = [];
+
+  async recordStarted(job: TranscriptResult) {
+    this.recorded.push(job.jobId);
+  }
+
+  readonly deleted: string[] = [];
+
+  async delete(job: TranscriptResult) {
+    this.deleted.push(job.jobId);
+    this.jobs.delete(job.jobId);
+  }
+
+  async startedWith(jobId: string) {
+    return this.submitted.find((request) => request.jobId === jobId)?.fingerprint;
+  }
+
+  /** The owners looked up, in order: the catalog checks ownership before it reads anything of a job. */
+  readonly ownersRead: string[] = [];
+
+  async readableBy(jobId: string, mayRead: (owner: string) => boolean) {
+    this.ownersRead.push(jobId);
+    const job = this.jobs.get(jobId);
+    if (!job || !mayRead(job.userId)) throw new JobNotFoundError(jobId);
+    return job;
   }
 
   async get(jobId: string) {
@@ -72,7 +105,15 @@ class InMemoryJobs {
     return { results: [...this.jobs.values()].filter((job) => job.userId === request.userId), nextPageToken: null };
   }
 
-  async checkHealth() {}
+  /** What the health checks answer: a part set to false is down. */
+  readonly answering = { temporal: true, jobsDatabase: true };
+
+  healthChecks() {
+    const check = (part: keyof InMemoryJobs['answering']) => async () => {
+      if (!this.answering[part]) throw new Error(`${part} is down`);
+    };
+    return { temporal: check('temporal'), jobsDatabase: check('jobsDatabase') };
+  }
 
   private readonly finished = new Map<string, () => void>();
 
@@ -114,20 +155,22 @@ describe('API access rules and hostile input', () => {
   let jobs: InMemoryJobs;
   let admit: jest.Mock<Promise<void>, [string]>;
 
-  const app = (overrides: Partial<AppDependencies> = {}) =>
-    createApp({
+  const app = (overrides: Partial<AppDependencies> = {}) => {
+    const audio = localAudioStore(root, { maxChunkBytes: 64 * 1024, maxChunkSeconds: 2 });
+    return createApp({
       jobs,
-      admission: { admit },
-      audio: new AudioStore({ root, maxChunkBytes: 64 * 1024, maxChunkSeconds: 2 }),
+      submission: new JobSubmission({ jobs, audio, admission: { admit }, records: jobs, jobIdKey: JOB_ID_KEY }),
+      audio,
       authenticate: (header) => authenticator.authenticate(header),
       rateLimiter: new RateLimiter({ perSecond: 1000, burst: 1000 }),
-      limits: { maxChunksPerJob: 24, maxBodyBytes: 4096 },
+      limits: { maxChunksPerJob: 24, maxBodyBytes: 4096, maxChunkBytes: 64 * 1024 },
       logger: createLogger('api', 'silent'),
       withinDeadline: (fn) => fn(),
       metrics: new ApiMetrics(),
       callbackPolicy: new CallbackUrlPolicy(['https://hooks.example.com', 'https://*.example.org']),
       ...overrides,
     }).callback();
+  };
 
   const submitAs = async (user: 'alice' | 'bob') =>
     (
@@ -140,13 +183,18 @@ describe('API access rules and hostile input', () => {
   beforeAll(async () => {
     const base = await tempDir('api-access');
     root = path.join(base, 'audio');
-    await mkdir(path.join(root, 'rec'), { recursive: true });
-    await writeFile(path.join(root, 'rec', 'one.wav'), wavBytes({ seconds: 1 }));
-    await writeFile(path.join(root, 'rec', 'long.wav'), wavBytes({ seconds: 3 }));
-    await writeFile(path.join(root, 'rec', 'big.wav'), wavBytes({ bytes: 65 * 1024 }));
-    await writeFile(path.join(root, 'rec', 'notes.wav'), 'these are meeting notes, not audio\n'.repeat(20));
+    // Each user's own copy: paths resolve in the caller's audio space.
+    for (const user of ['alice', 'bob', 'ops', 'zoe']) {
+      const rec = path.join(root, user, 'rec');
+      await mkdir(rec, { recursive: true });
+      await writeFile(path.join(rec, 'one.wav'), wavBytes({ seconds: 1 }));
+      await writeFile(path.join(rec, 'long.wav'), wavBytes({ seconds: 3 }));
+      await writeFile(path.join(rec, 'big.wav'), wavBytes({ bytes: 65 * 1024 }));
+      await writeFile(path.join(rec, 'notes.wav'), 'these are meeting notes, not audio\n'.repeat(20));
+    }
+    await writeFile(path.join(root, 'bob', 'rec', 'private.wav'), wavBytes({ bytes: 65 * 1024 }));
     await writeFile(path.join(base, 'secret.wav'), wavBytes({ seconds: 1 }));
-    await symlink(path.join(base, 'secret.wav'), path.join(root, 'rec', 'escape.wav'));
+    await symlink(path.join(base, 'secret.wav'), path.join(root, 'alice', 'rec', 'escape.wav'));
   });
 
   beforeEach(() => {
@@ -171,6 +219,38 @@ describe('API access rules and hostile input', () => {
       expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
       expect(response.text).not.toContain('not-a-key-of-ours');
       expect(jobs.submitted).toEqual([]);
+    });
+
+    it('when a part is down, then /healthz is a 503 naming it; a flood of checks costs one check per 2 s', async () => {
+      let checks = 0;
+      const counted = {
+        ...jobs,
+        healthChecks: () => {
+          const parts = jobs.healthChecks();
+          return { ...parts, temporal: () => (checks++, parts.temporal()) };
+        },
+        readableBy: jobs.readableBy.bind(jobs),
+        get: jobs.get.bind(jobs),
+        search: jobs.search.bind(jobs),
+        delete: jobs.delete.bind(jobs),
+        waitForEnd: jobs.waitForEnd.bind(jobs),
+        cancel: jobs.cancel.bind(jobs),
+      };
+      const api = app({ jobs: counted });
+      const answers = await Promise.all(Array.from({ length: 50 }, () => request(api).get('/healthz')));
+      expect(answers.every((answer) => answer.status === 200)).toBe(true);
+      expect(answers[0]?.body).toEqual({ status: 'ok', temporal: 'ok', jobsDatabase: 'ok' });
+      expect(checks).toBe(1);
+
+      jobs.answering.jobsDatabase = false;
+      const down = await request(app()).get('/healthz');
+      expect(down.status).toBe(503);
+      expect(down.headers['retry-after']).toBe('2');
+      expect(down.body.error).toMatchObject({
+        code: 'unavailable',
+        message: 'not answering: jobsDatabase',
+        details: { temporal: 'ok', jobsDatabase: 'down' },
+      });
     });
 
     it('when /healthz and /openapi.json are read without credentials, then they answer', async () => {
@@ -232,7 +312,7 @@ describe('API access rules and hostile input', () => {
         .send({ audioChunkPaths: ['rec/one.wav'] });
       expect(response.status).toBe(202);
       expect(jobs.submitted[0]?.userId).toBe('alice');
-      expect(admit).toHaveBeenCalledWith('alice');
+      expect(admit).toHaveBeenCalledWith('alice', expect.any(String));
     });
 
     it('when a user names another user in the body or the query, then the answer is 403', async () => {
@@ -250,24 +330,18 @@ describe('API access rules and hostile input', () => {
     });
 
     it("when a user reads another user's job, then it is a 404 exactly like a job that does not exist", async () => {
-      await request(app())
-        .post('/transcribe')
-        .set(bearer('bob'))
-        .send({ audioChunkPaths: ['rec/one.wav'] });
-      const foreign = await request(app()).get('/transcript/job-1').set(bearer('alice'));
+      const bobsJob = await submitAs('bob');
+      const foreign = await request(app()).get(`/transcript/${bobsJob}`).set(bearer('alice'));
       const missing = await request(app()).get('/transcript/job-999').set(bearer('alice'));
       expect(foreign.status).toBe(404);
       expect(missing.status).toBe(404);
       expect(foreign.body.error.code).toBe(missing.body.error.code);
-      expect((await request(app()).get('/transcript/job-1').set(bearer('bob'))).body.userId).toBe('bob');
+      expect((await request(app()).get(`/transcript/${bobsJob}`).set(bearer('bob'))).body.userId).toBe('bob');
     });
 
     it("when an operator reads or searches any user's jobs, then they are answered", async () => {
-      await request(app())
-        .post('/transcribe')
-        .set(bearer('bob'))
-        .send({ audioChunkPaths: ['rec/one.wav'] });
-      expect((await request(app()).get('/transcript/job-1').set(bearer('ops'))).status).toBe(200);
+      const bobsJob = await submitAs('bob');
+      expect((await request(app()).get(`/transcript/${bobsJob}`).set(bearer('ops'))).status).toBe(200);
       const search = await request(app()).get('/transcript/search?userId=bob&jobStatus=in_progress').set(bearer('ops'));
       expect(search.status).toBe(200);
       expect(search.body.results).toHaveLength(1);
@@ -494,13 +568,26 @@ describe('API access rules and hostile input', () => {
       expect(jobs.cancelled).toEqual([]);
     });
 
-    it('when the job has already finished, then the answer is 409 saying how it ended', async () => {
+    it('when the job has already finished, then it is deleted (204), nothing is cancelled, and it reads as missing', async () => {
       const jobId = await submitAs('alice');
       jobs.complete(jobId, 'done');
       const response = await request(app()).delete(`/transcript/${jobId}`).set(bearer('alice'));
-      expect(response.status).toBe(409);
-      expect(response.body.error).toMatchObject({ code: 'job_finished', details: { jobId } });
-      expect(response.body.error.message).toMatch(/completed/);
+      expect(response.status).toBe(204);
+      expect(jobs.deleted).toEqual([jobId]);
+      expect(jobs.cancelled).toEqual([]);
+      expect((await request(app()).get(`/transcript/${jobId}`).set(bearer('alice'))).status).toBe(404);
+    });
+
+    it("when a user deletes another user's finished job, then it is a 404 and nothing is deleted", async () => {
+      const bobs = await submitAs('bob');
+      jobs.complete(bobs, 'done');
+      expect((await request(app()).delete(`/transcript/${bobs}`).set(bearer('alice'))).status).toBe(404);
+      expect(jobs.deleted).toEqual([]);
+    });
+
+    it('when a job is submitted, then its record is written before the answer', async () => {
+      const jobId = await submitAs('alice');
+      expect(jobs.recorded).toEqual([jobId]);
     });
   });
 
@@ -510,8 +597,10 @@ describe('API access rules and hostile input', () => {
       ['an absolute path', '/etc/passwd', 400, 'invalid_request'],
       ['a NUL byte', 'rec/one.wav\u0000.txt', 400, 'invalid_request'],
       ['a decomposed (non-NFC) name', 'rec/cafe\u0301.wav', 400, 'invalid_request'],
-      ['a symlink out of the root', 'rec/escape.wav', 400, 'invalid_audio'],
-      ['a missing file', 'rec/nothing.wav', 400, 'invalid_audio'],
+      ['a symlink out of every space', 'rec/escape.wav', 404, 'audio_not_found'],
+      ['a missing file', 'rec/nothing.wav', 404, 'audio_not_found'],
+      ["another user's file", 'rec/private.wav', 404, 'audio_not_found'],
+      ['a folder', 'rec', 404, 'audio_not_found'],
       ['a text file named .wav', 'rec/notes.wav', 415, 'unsupported_audio'],
       ['a file over the size limit', 'rec/big.wav', 413, 'audio_too_large'],
       ['audio over the duration limit', 'rec/long.wav', 400, 'invalid_audio'],
@@ -524,6 +613,21 @@ describe('API access rules and hostile input', () => {
       expect(response.body.error.code).toBe(code);
       expect(response.body.error.details[0].field).toBe('audioChunkPaths[1]');
       expect(jobs.submitted).toEqual([]);
+    });
+
+    it("when a user names another user's file, then the answer is exactly the one for a file nobody has", async () => {
+      const submit = (chunk: string) =>
+        request(app())
+          .post('/transcribe')
+          .set(bearer('alice'))
+          .send({ audioChunkPaths: [chunk] });
+      const others = await submit('rec/private.wav');
+      const missing = await submit('rec/nothing.wav');
+      expect(others.status).toBe(missing.status);
+      expect(JSON.stringify(others.body).replaceAll('private', 'X')).toBe(
+        JSON.stringify(missing.body).replaceAll('nothing', 'X'),
+      );
+      expect(others.text).not.toMatch(/bytes|limit|format|seconds/);
     });
   });
 
@@ -576,9 +680,10 @@ describe('API access rules and hostile input', () => {
         jobs: {
           ...jobs,
           get: () => new Promise<never>(() => undefined),
-          submit: jobs.submit.bind(jobs),
+          readableBy: () => new Promise<never>(() => undefined),
+          delete: jobs.delete.bind(jobs),
           search: jobs.search.bind(jobs),
-          checkHealth: jobs.checkHealth.bind(jobs),
+          healthChecks: jobs.healthChecks.bind(jobs),
           waitForEnd: jobs.waitForEnd.bind(jobs),
           cancel: jobs.cancel.bind(jobs),
         },

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { AsrClient, parseRetryAfter } from '../../src/asr/asr-client';
 import { AsrRejectedError, AsrUnavailableError } from '../../src/asr/asr-errors';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
-import { AudioStore } from '../../src/storage/audio-store';
+import type { AudioStore } from '../../src/storage/audio-store';
+import { localAudioStore } from '../support/audio-stores';
 import { tempDir, writeChunk } from '../support/temp-dir';
 
 describe('AsrClient against the ASR simulator over HTTP', () => {
@@ -15,34 +16,34 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
 
   beforeAll(async () => {
     root = path.join(await tempDir('asr-client'), 'audio');
-    await mkdir(root);
-    await writeChunk(root, 'meeting/part-1.wav', { transcript: 'good morning everyone\n' });
-    await writeChunk(root, 'meeting/no-sidecar.wav');
-    await writeChunk(root, 'meeting/silence.wav', { transcript: '' });
-    await writeChunk(root, 'broken/always.wav');
-    await writeChunk(root, 'scripted.wav');
+    const space = path.join(root, 'tester');
+    await mkdir(space, { recursive: true });
+    await writeChunk(space, 'meeting/part-1.wav', { transcript: 'good morning everyone\n' });
+    await writeChunk(space, 'meeting/untagged.wav');
+    await writeChunk(space, 'meeting/silence.wav', { transcript: '' });
+    await writeChunk(space, 'broken/always.wav');
+    await writeChunk(space, 'scripted.wav');
     simulator = await startAsrSimulator({
       port: 0,
-      audioRoot: root,
       latency: { minMs: 5, maxMs: 20 },
       failureRate: 0,
       failPattern: /^broken\//,
     });
-    store = new AudioStore({ root, maxChunkBytes: 1024 * 1024, maxChunkSeconds: 300 });
+    store = localAudioStore(root);
     client = new AsrClient({ url: simulator.url, responseFormat: 'verbose_json', model: 'whisper-1', timeoutMs: 2000 });
   });
 
   afterAll(() => simulator.close());
 
   const transcribe = async (name: string, asr: AsrClient = client) =>
-    (await asr.transcribe(await store.open(name))).text;
+    (await asr.transcribe(await store.open('tester', name))).text;
 
-  it('when the file has a sidecar transcript, then that text comes back', async () => {
+  it('when the file is tagged with a transcript, then that text comes back', async () => {
     await expect(transcribe('meeting/part-1.wav')).resolves.toBe('good morning everyone');
   });
 
-  it('when the file has no sidecar, then a deterministic text naming the file comes back', async () => {
-    await expect(transcribe('meeting/no-sidecar.wav')).resolves.toBe('Simulated transcript of meeting/no-sidecar.wav.');
+  it('when the file has no transcript tag, then a deterministic text naming the file comes back', async () => {
+    await expect(transcribe('meeting/untagged.wav')).resolves.toBe('Simulated transcript of meeting/untagged.wav.');
   });
 
   it('when the audio is silence, then the transcript is empty, not an error', async () => {
@@ -94,7 +95,7 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
         },
       },
     ]);
-    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual({
+    await expect(client.transcribe(await store.open('tester', 'scripted.wav'))).resolves.toEqual({
       text: ' Hello there. General Kenobi.',
       durationSeconds: 4.5,
       segments: [
@@ -110,8 +111,8 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
       { status: 200, body: { text: 'odd', segments: [{ start: 'soon' }], duration: -1 } },
     ]);
     const expected = (text: string) => ({ text, segments: null, durationSeconds: null });
-    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual(expected('plain'));
-    await expect(client.transcribe(await store.open('scripted.wav'))).resolves.toEqual(expected('odd'));
+    await expect(client.transcribe(await store.open('tester', 'scripted.wav'))).resolves.toEqual(expected('plain'));
+    await expect(client.transcribe(await store.open('tester', 'scripted.wav'))).resolves.toEqual(expected('odd'));
   });
 
   it('when the ASR answers 200 without a transcript, then the failure is retryable', async () => {
@@ -147,7 +148,7 @@ describe('AsrClient against the ASR simulator over HTTP', () => {
   it('when the caller aborts (the job was cancelled), then the abort passes through, not as an ASR failure', async () => {
     simulator.script('scripted.wav', [{ status: 200, body: { text: 'late' }, delayMs: 1000 }]);
     const controller = new AbortController();
-    const call = client.transcribe(await store.open('scripted.wav'), { signal: controller.signal });
+    const call = client.transcribe(await store.open('tester', 'scripted.wav'), { signal: controller.signal });
     controller.abort();
     await expect(call).rejects.not.toBeInstanceOf(AsrUnavailableError);
     await expect(call).rejects.not.toBeInstanceOf(AsrRejectedError);

@@ -1,6 +1,14 @@
 import { ApiError, ApiUnreachableError, apiErrorOf } from '../../src/cli/api-client';
+import { UploadError } from '../../src/cli/audio-upload';
 import { UsageError } from '../../src/cli/cli-args';
-import { describeFailure, describeJob, formatError, searchTable } from '../../src/cli/output-format';
+import {
+  audioTable,
+  describeFailure,
+  describeJob,
+  describeRemoveFailure,
+  formatError,
+  searchTable,
+} from '../../src/cli/output-format';
 import { jobWith } from '../support/cli-jobs';
 
 const done = (transcript: string) => ({ status: 'completed', attempts: 1, transcript }) as const;
@@ -76,6 +84,38 @@ describe('the CLI output for people', () => {
   });
 });
 
+describe('the CLI output for audio files', () => {
+  it('when files are listed, then sizes read as people read them and only uploads have an expiry', () => {
+    expect(
+      audioTable([
+        {
+          path: 'uploads/01jz8m3k2q4w5e6r7t8y9u0i1o-talk.mp3',
+          bytes: 5_033_165,
+          modifiedTime: '2026-11-24T09:39:47.892Z',
+          expiresTime: '2026-11-27T09:39:47.892Z',
+        },
+        { path: 'meeting/part-1.wav', bytes: 812, modifiedTime: '2026-11-20T08:00:00.000Z', expiresTime: null },
+      ]),
+    ).toBe(
+      [
+        'PATH                                         SIZE     EXPIRES',
+        'uploads/01jz8m3k2q4w5e6r7t8y9u0i1o-talk.mp3  4.8 MiB  2026-11-27T09:39:47.892Z',
+        'meeting/part-1.wav                           812 B    -',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('when a path cannot be removed, then a missing one reads "no such audio file", any other failure its error', () => {
+    const missing = new ApiError(404, 'audio_not_found', 'no audio file at uploads/a.wav', null, undefined);
+    expect(describeRemoveFailure('uploads/a.wav', missing)).toBe('transcribe: no such audio file: uploads/a.wav\n');
+    const busy = new ApiError(503, 'unavailable', 'the audio store is not answering', null, 5);
+    expect(describeRemoveFailure('uploads/a.wav', busy)).toBe(
+      'transcribe: cannot remove uploads/a.wav: the audio store is not answering (unavailable, HTTP 503, retry after 5 s)\n',
+    );
+  });
+});
+
 describe('the CLI errors', () => {
   const unauthorized = new ApiError(401, 'unauthenticated', 'invalid credentials', null, undefined);
 
@@ -116,6 +156,22 @@ describe('the CLI errors', () => {
     );
     expect(JSON.parse(formatError(refused, { json: true, apiKeyGiven: true }))).toMatchObject({
       error: { code: 'api_unreachable', details: { url: 'http://127.0.0.1:3999' } },
+    });
+  });
+
+  it('when an upload is refused, then the error names the file, in one line for people and in the JSON', () => {
+    const refused = new ApiError(415, 'unsupported_audio', 'audio rejected: not a known audio format', [], undefined);
+    const failed = new UploadError('./notes.txt', refused);
+    expect(formatError(failed, { json: false, apiKeyGiven: true })).toBe(
+      'transcribe: cannot upload ./notes.txt: audio rejected: not a known audio format (unsupported_audio, HTTP 415)\n',
+    );
+    expect(JSON.parse(formatError(failed, { json: true, apiKeyGiven: true }))).toEqual({
+      error: {
+        code: 'unsupported_audio',
+        message: 'cannot upload ./notes.txt: audio rejected: not a known audio format',
+        details: [],
+        file: './notes.txt',
+      },
     });
   });
 

@@ -1,4 +1,12 @@
-import { fitToColumns, progressBar, progressLine, progressText } from '../../src/cli/progress-line';
+import {
+  fitToColumns,
+  formatBytes,
+  progressBar,
+  progressLine,
+  progressText,
+  uploadProgressLine,
+  uploadProgressText,
+} from '../../src/cli/progress-line';
 import { ProgressRenderer, progressModeFor } from '../../src/cli/progress-renderer';
 import { jobWith } from '../support/cli-jobs';
 
@@ -49,6 +57,40 @@ describe('the CLI progress line', () => {
   });
 });
 
+describe('the CLI upload progress', () => {
+  const MiB = 1024 * 1024;
+
+  it('when part of a file is sent, then the bar shows the bytes sent of the total before the file name', () => {
+    expect(uploadProgressLine({ file: './talk.mp3', sent: 2.4 * MiB, total: 4.8 * MiB })).toBe(
+      '[██████░░░░░░] 2.4 MiB/4.8 MiB  uploading ./talk.mp3',
+    );
+  });
+
+  it('when the plain line is asked for, then it moves in quarters, so a log gets at most five lines per file', () => {
+    const at = (sent: number) => uploadProgressText({ file: './talk.mp3', sent, total: 4 * MiB });
+    expect([0, 0.9, 1, 2.5, 3.99, 4].map((sent) => at(sent * MiB))).toEqual([
+      'uploading ./talk.mp3: 0% of 4.0 MiB',
+      'uploading ./talk.mp3: 0% of 4.0 MiB',
+      'uploading ./talk.mp3: 25% of 4.0 MiB',
+      'uploading ./talk.mp3: 50% of 4.0 MiB',
+      'uploading ./talk.mp3: 75% of 4.0 MiB',
+      'uploading ./talk.mp3: 100% of 4.0 MiB',
+    ]);
+    expect(uploadProgressText({ file: 'empty.wav', sent: 0, total: 0 })).toBe('uploading empty.wav: 100% of 0 B');
+  });
+
+  it('when sizes are shown, then bytes stay bytes below a KiB and take one decimal above', () => {
+    expect([0, 1023, 1024, 1536, 5 * MiB, 3 * 1024 * MiB].map(formatBytes)).toEqual([
+      '0 B',
+      '1023 B',
+      '1.0 KiB',
+      '1.5 KiB',
+      '5.0 MiB',
+      '3.0 GiB',
+    ]);
+  });
+});
+
 describe('the CLI progress renderer', () => {
   function stream(isTTY: boolean, columns = 200) {
     const writes: string[] = [];
@@ -89,6 +131,32 @@ describe('the CLI progress renderer', () => {
     renderer.update(first);
     renderer.end();
     expect(terminal.writes).toEqual([]);
+  });
+
+  it('when an upload is shown, then a terminal gets its bar redrawn in place and a pipe its quarter lines', () => {
+    const terminal = stream(true);
+    const live = new ProgressRenderer(terminal, 'live');
+    const pipe = stream(false);
+    const lines = new ProgressRenderer(pipe, 'lines');
+    for (const sent of [0, 1000, 2000, 4000]) {
+      live.updateUpload({ file: 'a.wav', sent, total: 4000 });
+      lines.updateUpload({ file: 'a.wav', sent, total: 4000 });
+    }
+    live.end();
+    lines.end();
+    expect(terminal.writes).toEqual([
+      '\r\x1b[2K[░░░░░░░░░░░░] 0 B/3.9 KiB  uploading a.wav',
+      '\r\x1b[2K[███░░░░░░░░░] 1000 B/3.9 KiB  uploading a.wav',
+      '\r\x1b[2K[██████░░░░░░] 2.0 KiB/3.9 KiB  uploading a.wav',
+      '\r\x1b[2K[████████████] 3.9 KiB/3.9 KiB  uploading a.wav',
+      '\n',
+    ]);
+    expect(pipe.writes).toEqual([
+      'uploading a.wav: 0% of 3.9 KiB\n',
+      'uploading a.wav: 25% of 3.9 KiB\n',
+      'uploading a.wav: 50% of 3.9 KiB\n',
+      'uploading a.wav: 100% of 3.9 KiB\n',
+    ]);
   });
 
   it('when the terminal is narrow, then the live line is cut one column short of its width', () => {

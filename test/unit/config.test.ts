@@ -1,6 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config/config';
+import { renderConfigurationDoc } from '../../src/config/configuration-doc';
+import { listSettings } from '../../src/config/setting';
+import { SETTINGS } from '../../src/config/settings';
+
+/** The problems a configuration is refused for. */
+function problemsOf(...args: Parameters<typeof loadConfig>): string[] {
+  try {
+    loadConfig(...args);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the configuration to be refused');
+}
 
 describe('loadConfig', () => {
   it('when nothing is set, then the embedded defaults apply', () => {
@@ -8,7 +22,7 @@ describe('loadConfig', () => {
     expect(config.api.port).toBe(3000);
     expect(config.temporal.embedded).toBe(true);
     expect(config.temporal.address).toBe('127.0.0.1:7233');
-    expect(config.temporal.retentionDays).toBe(30);
+    expect(config.temporal.retentionDays).toBe(7);
     expect(config.audio.root).toBe(path.resolve('./data/audio'));
     expect(config.audio.maxChunkBytes).toBe(5 * 1024 * 1024);
     expect(config.chunkRetry).toEqual({
@@ -19,6 +33,19 @@ describe('loadConfig', () => {
     });
     expect(config.asrSimulator.latency).toEqual({ minMs: 5000, maxMs: 10_000 });
     expect(config.asr.url).toBeUndefined();
+  });
+
+  it('when no jobs database is named, then it is a SQLite file in DATA_DIR; a URL that is not PostgreSQL is refused unshown', () => {
+    expect(loadConfig({ DATA_DIR: '/tmp/x' }).jobsDatabase).toMatchObject({
+      url: undefined,
+      sqliteFile: '/tmp/x/jobs.sqlite',
+      recordRetentionDays: 400,
+    });
+    const url = 'postgresql://jobs:pw@db.internal:5432/transcription_jobs';
+    expect(loadConfig({ JOBS_DATABASE_URL: url }).jobsDatabase.url).toBe(url);
+    const [problem] = problemsOf({ JOBS_DATABASE_URL: 'mysql://jobs:hunter2@db/jobs' });
+    expect(problem).toMatch(/^JOBS_DATABASE_URL=\(hidden\): .*postgres/);
+    expect(problem).not.toContain('hunter2');
   });
 
   it('when DATA_DIR moves, then the audio root follows it unless AUDIO_ROOT is set', () => {
@@ -103,8 +130,60 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.chunkRetry)).toBe(true);
   });
 
-  it('when the README documents configuration, then it lists every variable', () => {
-    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    for (const name of Object.keys(CONFIG_VARIABLES)) expect(readme).toContain(`\`${name}\``);
+  it('when several values are bad and settings contradict each other, then one error reports every problem', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      TEMPORAL_TLS: 'yes',
+      CHUNK_RETRY_INITIAL_INTERVAL_MS: '60000',
+      TEMPORAL_TLS_CERT_FILE: 'client.pem',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^PORT="eighty": /),
+      'TEMPORAL_TLS="yes": expected true or false',
+      'CHUNK_RETRY_MAX_INTERVAL_MS: must be at least CHUNK_RETRY_INITIAL_INTERVAL_MS (60000)',
+      'TEMPORAL_TLS_KEY_FILE: required with TEMPORAL_TLS_CERT_FILE, for mutual TLS',
+    ]);
+  });
+
+  it('when a value is bad, then the checks that compare it with others are skipped rather than misreport', () => {
+    expect(problemsOf({ CHUNK_RETRY_INITIAL_INTERVAL_MS: 'soon', AUTH_METHODS: 'none', HOST: '0.0.0.0' })).toEqual([
+      expect.stringMatching(/^CHUNK_RETRY_INITIAL_INTERVAL_MS="soon": /),
+      expect.stringMatching(/^AUTH_METHODS=none: authentication may be off only when the API listens on loopback/),
+    ]);
+  });
+
+  it('when secrets are wrong, then their values appear nowhere in the error', () => {
+    const secrets = { CALLBACK_SIGNING_SECRET: 'too-short-signing-secret', S3_SECRET_ACCESS_KEY: 's3-secret-value' };
+    let message = '';
+    try {
+      loadConfig({ ...secrets, CALLBACK_URL_ALLOWLIST: 'not an origin', TEMPORAL_API_KEY: 'cloud-key', PORT: 'x' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('CALLBACK_SIGNING_SECRET=(hidden): must be at least 32 characters');
+    expect(message).toContain('CALLBACK_URL_ALLOWLIST="not an origin"');
+    for (const value of [...Object.values(secrets), 'cloud-key']) expect(message).not.toContain(value);
+  });
+
+  it('when the worker loads its configuration, then ASR_URL is required with the other problems', () => {
+    expect(problemsOf({}, { process: 'worker' })).toEqual(['ASR_URL: required by the worker']);
+    expect(problemsOf({ PORT: 'x' }, { process: 'worker' })).toEqual([
+      expect.stringMatching(/^PORT="x": /),
+      'ASR_URL: required by the worker',
+    ]);
+    expect(problemsOf({ ASR_URL: 'not a url' }, { process: 'worker' })).toEqual([
+      'ASR_URL="not a url": not a valid URL',
+    ]);
+    expect(loadConfig({ ASR_URL: 'http://asr:8000' }, { process: 'worker' }).asr.url).toBe('http://asr:8000');
+    expect(loadConfig({}).asr.url).toBeUndefined();
+  });
+
+  it('when settings are declared, then each variable is declared once', () => {
+    expect(Object.keys(CONFIG_VARIABLES)).toHaveLength(listSettings(SETTINGS).length);
+  });
+
+  it('when docs/configuration.md is compared with the settings, then it is up to date', () => {
+    const file = readFileSync(path.join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    expect(file === renderConfigurationDoc() ? 'up to date' : 'stale: run `npm run docs`').toBe('up to date');
   });
 });

@@ -1,26 +1,35 @@
 import { AsrBacklogFullError, JobAdmission, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
 
+/** Job ids as visibility would list them. */
+const running = (count: number, prefix = 'running') =>
+  new Set(Array.from({ length: count }, (_, index) => `${prefix}-${index}`));
+
+let jobNumber = 0;
+/** Asks to admit a new job of the user's. */
+const admit = (admission: JobAdmission, userId: string, jobId = `job-${(jobNumber += 1)}`) =>
+  admission.admit(userId, jobId);
+
 describe('JobAdmission', () => {
   const signals = (inFlight: number, backlog: number) => ({
-    jobsInFlightByUser: jest.fn(async () => new Map([['alice', inFlight]])),
+    jobsInFlightByUser: jest.fn(async () => new Map([['alice', running(inFlight)]])),
     chunkBacklog: jest.fn(async () => backlog),
   });
 
   it('when the user is under quota and the backlog is short, then the job is admitted', async () => {
     const admission = new JobAdmission(signals(2, 10), { jobsInFlightPerUser: 3, asrBacklogLimit: 100 });
-    await expect(admission.admit('alice')).resolves.toBeUndefined();
+    await expect(admit(admission, 'alice')).resolves.toBeUndefined();
   });
 
   it('when the user has as many jobs in flight as allowed, then the job is refused with a retry hint', async () => {
     const admission = new JobAdmission(signals(3, 0), { jobsInFlightPerUser: 3, asrBacklogLimit: 100 });
-    const refused = admission.admit('alice');
+    const refused = admit(admission, 'alice');
     await expect(refused).rejects.toThrow(TooManyJobsInFlightError);
     await expect(refused).rejects.toMatchObject({ limit: 3, retryAfterSeconds: expect.any(Number) });
   });
 
   it('when the ASR backlog is at its limit, then every new job is refused until it drains', async () => {
     const admission = new JobAdmission(signals(0, 100), { jobsInFlightPerUser: 3, asrBacklogLimit: 100 });
-    await expect(admission.admit('alice')).rejects.toThrow(AsrBacklogFullError);
+    await expect(admit(admission, 'alice')).rejects.toThrow(AsrBacklogFullError);
   });
 
   it('when many jobs arrive within the cache window, then the server is asked once for each signal', async () => {
@@ -32,13 +41,13 @@ describe('JobAdmission', () => {
       signalCacheMs: 1000,
       now: () => now,
     });
-    await Promise.all([admission.admit('a'), admission.admit('b'), admission.admit('c')]);
+    await Promise.all([admit(admission, 'a'), admit(admission, 'b'), admit(admission, 'c')]);
     now += 999;
-    await admission.admit('d');
+    await admit(admission, 'd');
     expect(probe.chunkBacklog).toHaveBeenCalledTimes(1);
     expect(probe.jobsInFlightByUser).toHaveBeenCalledTimes(1);
     now += 2;
-    await admission.admit('e');
+    await admit(admission, 'e');
     expect(probe.chunkBacklog).toHaveBeenCalledTimes(2);
     expect(probe.jobsInFlightByUser).toHaveBeenCalledTimes(2);
   });
@@ -54,9 +63,9 @@ describe('JobAdmission', () => {
       { jobsInFlightByUser: async () => new Map(), chunkBacklog: backlog },
       { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 5000, now: () => now },
     );
-    await admission.admit('a');
+    await admit(admission, 'a');
     now += 2000;
-    await expect(admission.admit('b')).resolves.toBeUndefined();
+    await expect(admit(admission, 'b')).resolves.toBeUndefined();
     expect(backlog).toHaveBeenCalledTimes(2);
     slowRead?.();
   });
@@ -68,10 +77,10 @@ describe('JobAdmission', () => {
       { jobsInFlightByUser: async () => new Map(), chunkBacklog: async () => backlogValue },
       { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 5000, now: () => now },
     );
-    await admission.admit('a');
+    await admit(admission, 'a');
     backlogValue = 100;
     now += 6000;
-    await expect(admission.admit('b')).rejects.toThrow(AsrBacklogFullError);
+    await expect(admit(admission, 'b')).rejects.toThrow(AsrBacklogFullError);
   });
 
   it('when a user submits faster than visibility shows their jobs, then their own submissions still count', async () => {
@@ -81,24 +90,42 @@ describe('JobAdmission', () => {
       asrBacklogLimit: 100,
       now: () => now,
     });
-    await admission.admit('alice');
+    await admit(admission, 'alice');
     now += 10;
-    await admission.admit('alice');
+    await admit(admission, 'alice');
     now += 10;
-    await expect(admission.admit('alice')).rejects.toThrow(TooManyJobsInFlightError);
-    await expect(admission.admit('bob')).resolves.toBeUndefined();
+    await expect(admit(admission, 'alice')).rejects.toThrow(TooManyJobsInFlightError);
+    await expect(admit(admission, 'bob')).resolves.toBeUndefined();
   });
 
   it('when a fresh count includes the jobs admitted long before it, then they are not counted twice', async () => {
     let now = 0;
-    const inFlight = new Map([['alice', 0]]);
+    const inFlight = new Map([['alice', running(0)]]);
     const admission = new JobAdmission(
       { jobsInFlightByUser: async () => new Map(inFlight), chunkBacklog: async () => 0 },
       { jobsInFlightPerUser: 2, asrBacklogLimit: 100, signalCacheMs: 1000, now: () => now },
     );
-    await admission.admit('alice');
-    inFlight.set('alice', 1);
+    await admit(admission, 'alice', 'job-a');
+    inFlight.set('alice', new Set(['job-a']));
     now += 10_000;
-    await expect(admission.admit('alice')).resolves.toBeUndefined();
+    await expect(admit(admission, 'alice')).resolves.toBeUndefined();
+  });
+
+  it('when a fresh count already shows a job admitted just before it, then that job is counted once', async () => {
+    let now = 0;
+    const inFlight = new Map([['alice', running(0)]]);
+    const admission = new JobAdmission(
+      { jobsInFlightByUser: async () => new Map(inFlight), chunkBacklog: async () => 0 },
+      { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 1000, now: () => now },
+    );
+    await admit(admission, 'alice', 'job-a');
+    await admit(admission, 'alice', 'job-b');
+    // Visibility caught up within a second: the next read lists both, inside the window where they are also
+    // this process's recent admissions.
+    inFlight.set('alice', new Set(['job-a', 'job-b']));
+    now += 1500;
+    await expect(admit(admission, 'alice', 'job-c')).resolves.toBeUndefined();
+    now += 1500;
+    await expect(admit(admission, 'alice', 'job-d')).rejects.toThrow(TooManyJobsInFlightError);
   });
 });

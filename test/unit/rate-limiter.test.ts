@@ -1,4 +1,4 @@
-import { RateLimiter } from '../../src/http/rate-limiter';
+import { RateLimiter } from '../../src/api/rate-limiter';
 
 describe('RateLimiter', () => {
   let now = 0;

@@ -1,5 +1,5 @@
-import { HttpError } from '../../src/http/http-error';
-import { parseRequest, searchJobsSchema, submitJobSchema } from '../../src/http/request-schemas';
+import { HttpError } from '../../src/api/http-error';
+import { parseRequest, searchJobsSchema, submitJobSchema } from '../../src/api/request-schemas';
 
 const submit = submitJobSchema(24);
 
@@ -49,8 +49,8 @@ describe('POST /transcribe body validation', () => {
   });
 
   it.each([
-    ['../secret.wav', /leaves the audio root/],
-    ['a/../../secret.wav', /leaves the audio root/],
+    ['../secret.wav', /leaves your audio space/],
+    ['a/../../secret.wav', /leaves your audio space/],
     ['/etc/passwd', /relative/],
     ['C:\\audio.wav', /relative/],
     ['a\u0000b.wav', /control characters/],

@@ -12,9 +12,11 @@ import {
 } from '@temporalio/worker';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDependencies } from '../../activities';
+import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
+import { sqliteTestDatabase, type TestJobsDatabase } from '../support/jobs-databases';
 import { AsrRejectedError, AsrUnavailableError } from '../../src/asr/asr-errors';
-import { AudioStore } from '../../src/storage/audio-store';
+import { localAudioStore } from '../support/audio-stores';
 import type { TranscriptionWorkflow } from '../../workflows';
 import {
   JOB_FAILED_ERROR,
@@ -33,6 +35,10 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
   let bundle: WorkflowBundleWithSourceMap;
   let audioRoot: string;
   let testNumber = 0;
+  let jobsDb: TestJobsDatabase;
+  let database: JobsDatabase;
+  /** The jobs database the next job's activities write to. */
+  let records: ActivityDependencies['records'];
 
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -42,13 +48,24 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       logger: new DefaultLogger('WARN'),
     });
     audioRoot = path.join(await tempDir('workflow'), 'audio');
-    await mkdir(audioRoot);
-    for (let index = 0; index < 24; index += 1) await writeChunk(audioRoot, `c${index}.wav`);
-    await writeChunk(audioRoot, 'too-big.wav', { bytes: 4096 });
+    // The jobs are alice's: her space holds their files; bob's holds one file of his own.
+    const space = path.join(audioRoot, 'alice');
+    await mkdir(space, { recursive: true });
+    for (let index = 0; index < 24; index += 1) await writeChunk(space, `c${index}.wav`);
+    await writeChunk(space, 'too-big.wav', { bytes: 4096 });
+    await writeChunk(path.join(audioRoot, 'bob'), 'bobs.wav');
+    jobsDb = await sqliteTestDatabase();
+    database = (await jobsDb.open()).database;
+  });
+
+  beforeEach(() => {
+    records = database;
   });
 
   afterAll(async () => {
     await env?.teardown();
+    await database?.close();
+    await jobsDb?.cleanup();
   });
 
   const input = (paths: string[]): TranscriptionJobInput => ({
@@ -75,8 +92,13 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       workflowBundle: bundle,
       activities: createActivities({
         asr: transcriber,
-        audio: new AudioStore({ root: audioRoot, maxChunkBytes: 2048, maxChunkSeconds: 300 }),
+        audio: localAudioStore(audioRoot, { maxChunkBytes: 2048 }),
         callbacks,
+        records,
+        temporalJobs: () => {
+          throw new Error('job records are not reconciled in these tests');
+        },
+        recordRetentionDays: 400,
       }),
     });
     return worker.runUntil(async () => {
@@ -163,10 +185,22 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
     expect(state.chunks[0]).toMatchObject({
       status: 'failed',
       attempts: 1,
-      error: 'cannot open missing.wav: no such file',
+      error: 'missing.wav: no such audio file in your audio space',
     });
     expect(state.chunks[1]).toMatchObject({ status: 'failed', attempts: 1 });
     expect(state.chunks[1]?.error).toMatch(/over the limit of 2048/);
+  });
+
+  it("when a job's history names another user's file, then the worker refuses it in the owner's space, without the ASR", async () => {
+    const asr = new ScriptedTranscriber(clock);
+    // A forged or replayed job: alice's job naming a path that exists only in bob's space.
+    const state = await runJob(asr, ['bobs.wav', 'c0.wav'], failedState);
+    expect(asr.attemptsFor('bobs.wav')).toEqual([]);
+    expect(state.chunks[0]).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: 'bobs.wav: no such audio file in your audio space',
+    });
   });
 
   it('when the ASR fails once and then answers, then the chunk completes on its second attempt', async () => {
@@ -365,5 +399,71 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       ['failed', null, 'canceled'],
     ]);
     expect(asr.aborted).toEqual(['c1.wav']);
+  });
+
+  describe("the job's record", () => {
+    it('when a job runs and completes, then its record says in progress while it runs and, after, what its result says', async () => {
+      const asr = new ScriptedTranscriber(clock).script('c1.wav', { text: 'later', delayMs: 5000 });
+      const createdTime = '2026-12-01T08:00:00.000Z';
+      const { running, state, jobId } = await runJob(
+        asr,
+        ['c0.wav', 'c1.wav'],
+        async (id) => {
+          const handle = env.client.workflow.getHandle(id);
+          const deadline = Date.now() + 20_000;
+          while ((await handle.query(jobStateQuery)).chunks[0]?.status !== 'completed' && Date.now() < deadline);
+          const whileRunning = await database.get(id);
+          return { running: whileRunning, state: await result(id), jobId: id };
+        },
+        { createdTime, retryOf: { jobId: 'job-before', completedChunks: [] } },
+      );
+      expect(running).toMatchObject({ jobStatus: 'in_progress', createdTime, retriedFrom: 'job-before' });
+      expect(running?.chunks[0]).toMatchObject({ status: 'completed', transcript: 'text of c0.wav' });
+      const recorded = await database.get(jobId);
+      expect(recorded).toMatchObject({
+        jobId,
+        userId: 'alice',
+        jobStatus: 'completed',
+        createdTime,
+        completedTime: state.completedTime,
+        transcription: 'text of c0.wav later',
+        retriedFrom: 'job-before',
+      });
+      expect(recorded?.chunks).toEqual(state.chunks);
+    });
+
+    it('when a job is cancelled, then its record says failed with the reason "canceled"', async () => {
+      const asr = new ScriptedTranscriber(clock).script('c0.wav', { text: 'never', delayMs: 20_000 });
+      const jobId = await runJob(asr, ['c0.wav'], async (id) => {
+        await env.client.workflow.getHandle(id).cancel();
+        await failedState(id);
+        return id;
+      });
+      expect(await database.get(jobId)).toMatchObject({ jobStatus: 'failed', failureReason: 'canceled' });
+    });
+
+    it('when the jobs database fails the end write several times, then the write is retried until it lands, once', async () => {
+      let failuresLeft = 4;
+      const ended: string[] = [];
+      // FLAKY DATABASE, a test double over the real one: its first end writes fail as an unreachable server would.
+      records = {
+        recordStarted: (job) => database.recordStarted(job),
+        recordChunk: (jobId, chunk) => database.recordChunk(jobId, chunk),
+        unfinishedCreatedBefore: (cutoffMs, limit) => database.unfinishedCreatedBefore(cutoffMs, limit),
+        deleteCreatedBefore: (cutoffMs, limit) => database.deleteCreatedBefore(cutoffMs, limit),
+        recordEnded: async (job) => {
+          if (failuresLeft-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+          ended.push(job.jobId);
+          await database.recordEnded(job);
+        },
+      };
+      const asr = new ScriptedTranscriber(clock);
+      const jobId = await runJob(asr, ['c0.wav'], async (id) => {
+        await result(id);
+        return id;
+      });
+      expect(ended).toEqual([jobId]);
+      expect(await database.get(jobId)).toMatchObject({ jobStatus: 'completed', transcription: 'text of c0.wav' });
+    });
   });
 });

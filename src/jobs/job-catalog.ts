@@ -1,0 +1,132 @@
+import type { JobStatus, TranscriptResult } from '../../workflows/contract';
+import type { JobsDatabase } from '../jobs-database/jobs-database';
+import type { PageTokens } from '../jobs-database/page-token';
+import { JobNotFoundError, type TranscriptionJobs } from './transcription-jobs';
+
+export interface SearchJobsRequest {
+  userId: string;
+  jobStatus: JobStatus;
+  limit: number;
+  pageToken?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+/** A finished job cannot be cancelled, and a running one cannot be deleted: it is cancelled instead. */
+export class JobStillRunningError extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} is still running`);
+    this.name = 'JobStillRunningError';
+  }
+}
+
+export interface JobCatalogDependencies {
+  records: Pick<JobsDatabase, 'ownerOf' | 'get' | 'search' | 'recordEnded' | 'delete' | 'ping'>;
+  pageTokens: PageTokens;
+  temporal: Pick<
+    TranscriptionJobs,
+    'get' | 'closedAmong' | 'deleteExecution' | 'cancel' | 'waitForEnd' | 'checkHealth'
+  >;
+}
+
+/** Why a job recorded as running has no workflow any more (deleted by Temporal's retention before it ended). */
+const LOST_WORKFLOW = "the job's workflow no longer exists; it cannot finish";
+
+/**
+ * Every job a user has, read from the jobs database, the system of record: a finished job and every search are
+ * answered by it alone. A running job is read live from Temporal, and a job the database still calls running
+ * whose workflow has closed without recording its end (terminated, timed out, reset) is repaired as it is read:
+ * no answer calls a closed job `in_progress`.
+ */
+export class JobCatalog {
+  constructor(private readonly deps: JobCatalogDependencies) {}
+
+  /**
+   * The job, if `mayRead` allows its owner. The owner is looked up first, by the key alone, so a job the caller may
+   * not see is refused before anything of it is read, and answers like a missing one, in the same time.
+   */
+  async readableBy(jobId: string, mayRead: (ownerUserId: string) => boolean): Promise<TranscriptResult> {
+    const owner = await this.deps.records.ownerOf(jobId);
+    if (owner === undefined || !mayRead(owner)) throw new JobNotFoundError(jobId);
+    return this.get(jobId);
+  }
+
+  async get(jobId: string): Promise<TranscriptResult> {
+    const record = await this.deps.records.get(jobId);
+    if (!record) throw new JobNotFoundError(jobId);
+    if (record.jobStatus !== 'in_progress') return record;
+    return this.live(record);
+  }
+
+  /** A page of one user's jobs in one status, newest first. */
+  async search(request: SearchJobsRequest): Promise<{ results: TranscriptResult[]; nextPageToken: string | null }> {
+    const search = JSON.stringify([request.userId, request.jobStatus, request.createdAfter, request.createdBefore]);
+    const page = await this.deps.records.search({
+      userId: request.userId,
+      jobStatus: request.jobStatus,
+      limit: request.limit,
+      after: request.pageToken === undefined ? undefined : this.deps.pageTokens.open(search, request.pageToken),
+      createdFromMs: request.createdAfter === undefined ? undefined : Date.parse(request.createdAfter),
+      createdBeforeMs: request.createdBefore === undefined ? undefined : Date.parse(request.createdBefore),
+    });
+    let results = page.jobs;
+    if (request.jobStatus === 'in_progress') {
+      const closed = await this.deps.temporal.closedAmong(results.map((job) => job.jobId));
+      await Promise.all(results.filter((job) => closed.has(job.jobId)).map((job) => this.live(job)));
+      results = results.filter((job) => !closed.has(job.jobId));
+    }
+    return { results, nextPageToken: page.next ? this.deps.pageTokens.seal(search, page.next) : null };
+  }
+
+  /**
+   * Deletes a finished job: its record, and its workflow's history in Temporal, so its transcript is gone from
+   * both. {@link JobStillRunningError} while it runs.
+   */
+  async delete(job: TranscriptResult): Promise<void> {
+    if (job.jobStatus === 'in_progress') throw new JobStillRunningError(job.jobId);
+    await this.deps.temporal.deleteExecution(job.jobId);
+    await this.deps.records.delete(job.jobId);
+  }
+
+  /** Asks a running job to stop: its workflow cancels its chunk activities, which abort their ASR calls. */
+  cancel(jobId: string): Promise<void> {
+    return this.deps.temporal.cancel(jobId);
+  }
+
+  /** Resolves when the job has finished, or after `ms`, whichever comes first. */
+  waitForEnd(jobId: string, ms: number): Promise<void> {
+    return this.deps.temporal.waitForEnd(jobId, ms);
+  }
+
+  /** The checks `/healthz` runs: each resolves once its part answers. */
+  healthChecks(): { temporal: () => Promise<void>; jobsDatabase: () => Promise<void> } {
+    return { temporal: () => this.deps.temporal.checkHealth(), jobsDatabase: () => this.deps.records.ping() };
+  }
+
+  /** The running job as Temporal sees it now; recorded at once if it turns out to have ended. */
+  private async live(record: TranscriptResult): Promise<TranscriptResult> {
+    let job: TranscriptResult;
+    try {
+      const seen = await this.deps.temporal.get(record.jobId);
+      job = { ...seen, createdTime: record.createdTime, retriedFrom: record.retriedFrom };
+    } catch (err) {
+      if (!(err instanceof JobNotFoundError)) throw err;
+      job = lost(record);
+    }
+    if (job.jobStatus !== 'in_progress') await this.deps.records.recordEnded(job);
+    return job;
+  }
+}
+
+function lost(record: TranscriptResult): TranscriptResult {
+  const chunks = record.chunks.map((chunk) =>
+    chunk.status === 'completed' ? chunk : { ...chunk, status: 'failed' as const, error: chunk.error ?? LOST_WORKFLOW },
+  );
+  return {
+    ...record,
+    chunks,
+    jobStatus: 'failed',
+    completedTime: new Date().toISOString(),
+    failureReason: LOST_WORKFLOW,
+  };
+}

@@ -1,0 +1,107 @@
+import type { PayloadCodec } from '@temporalio/common';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { AsrClient } from '../asr/asr-client';
+import { CallbackSender } from '../callbacks/callback-sender';
+import { CallbackUrlPolicy } from '../callbacks/callback-url-policy';
+import type { AsrCallSlots } from '../asr/asr-call-slots';
+import type { Config } from '../config/config';
+import type { JobsDatabase } from '../jobs-database/jobs-database';
+import { TranscriptionJobs } from '../jobs/transcription-jobs';
+import { createAudioStore } from '../storage/create-audio-store';
+import { transcriptionJobsOptions } from '../temporal/connect-jobs';
+
+/**
+ * The transcription worker: runs the workflows and their `transcribeChunk` activities on the task queue, and
+ * `deliverCallback` on the callback queue and `expireUploads` on the maintenance queue beside it, so neither ever
+ * takes a slot kept for an ASR call.
+ */
+export async function createTranscriptionWorkers(options: {
+  connection: NativeConnection;
+  config: Config;
+  asrUrl: string;
+  workflowBundle: WorkflowBundleOption;
+  /** Encrypts what the worker writes to Temporal (chunk transcripts, the stitched transcript) and decrypts what it reads. */
+  codec: PayloadCodec;
+  /** How many chunks (ASR calls) this worker runs at once: its share of the fleet's limit. */
+  asrSlots: AsrCallSlots;
+  /** How this worker appears among the task queue's pollers (and in the Web UI). */
+  identity: string;
+  /** The jobs database, written by the workflows' local activities, the chunks and the housekeeping. */
+  records: JobsDatabase;
+}): Promise<Worker[]> {
+  const { config } = options;
+  const audio = createAudioStore(config.audio);
+  const { transcribeChunk, deliverCallback, expireUploads, ...records } = createActivities({
+    records: options.records,
+    temporalJobs: (client) => new TranscriptionJobs(client, transcriptionJobsOptions(config)),
+    recordRetentionDays: config.jobsDatabase.recordRetentionDays,
+    asr: new AsrClient({
+      url: options.asrUrl,
+      apiKey: config.asr.apiKey,
+      model: config.asr.model,
+      responseFormat: config.asr.responseFormat,
+      timeoutMs: config.asr.timeoutMs,
+    }),
+    audio,
+    callbacks: new CallbackSender({
+      policy: new CallbackUrlPolicy(config.callbacks.allowList),
+      allowPrivateAddresses: config.callbacks.allowPrivateAddresses,
+      signingSecret: config.callbacks.signingSecret,
+      timeoutMs: config.callbacks.timeoutMs,
+    }),
+  });
+  const common = {
+    connection: options.connection,
+    namespace: config.temporal.namespace,
+    identity: options.identity,
+    // The SDK's default of 0 would cancel every chunk under way the moment the worker is asked to stop.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    dataConverter: { payloadCodecs: [options.codec] },
+  };
+  const callbackWorker = Worker.create({
+    ...common,
+    taskQueue: config.callbacks.taskQueue,
+    activities: { deliverCallback },
+  });
+  const maintenanceWorker = Worker.create({
+    ...common,
+    taskQueue: config.temporal.maintenanceTaskQueue,
+    activities: {
+      expireUploads,
+      reconcileJobRecords: records.reconcileJobRecords,
+      expireJobRecords: records.expireJobRecords,
+    },
+  });
+  const transcriptionWorker = Worker.create({
+    ...common,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: options.workflowBundle,
+    // The job-record writes run here as the workflow's local activities.
+    activities: {
+      transcribeChunk,
+      recordJobStarted: records.recordJobStarted,
+      recordJobEnded: records.recordJobEnded,
+    },
+    // Chunks spend their time waiting on the ASR, so one worker can hold many more than the SDK's default of 100;
+    // how many is the fleet's decision, not just this worker's. The other kinds keep the SDK's default sizes.
+    tuner: {
+      activityTaskSlotSupplier: options.asrSlots,
+      workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 40 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+    },
+    // The default of 10 fixed pollers starts chunks far slower than a burst of hundreds arrives; autoscaling
+    // pollers follow the backlog up and back down.
+    activityTaskPollerBehavior: autoscalingPollers(
+      Math.min(config.worker.maxActivityPollers, config.worker.maxConcurrentActivities),
+    ),
+    workflowTaskPollerBehavior: autoscalingPollers(config.worker.maxWorkflowPollers),
+  });
+  return Promise.all([transcriptionWorker, callbackWorker, maintenanceWorker]);
+}
+
+/** Pollers from 1 up to `maximum`; the SDK starts at 5, which must not exceed the maximum. */
+function autoscalingPollers(maximum: number) {
+  return { type: 'autoscaling', minimum: 1, maximum, initial: Math.min(5, maximum) } as const;
+}
