@@ -160,6 +160,8 @@ function fuzzedRequest(rng: ReturnType<typeof random>): Buffer {
 interface Engine {
   port: number;
   process: ChildProcessWithoutNullStreams;
+  /** What the engine has printed to stderr so far. */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
@@ -183,6 +185,7 @@ async function startEngine(socketTimeoutS: number): Promise<Engine> {
   return {
     port: Number(new URL(ready.url).port),
     process: child,
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -207,7 +210,7 @@ describe('the local ASR engine over raw HTTP', () => {
 
   afterEach(() => {
     // Faults in a connection are answered, never printed as a crash of its thread.
-    expect(stderr).not.toContain('Traceback');
+    expect(engine.stderr()).not.toContain('Traceback');
   });
 
   const post = (contentLength: string, body = '') =>
@@ -275,6 +278,7 @@ describe('the local ASR engine over raw HTTP', () => {
       for (const socket of idle) socket.destroy();
       await patient.stop();
     }
+    expect(patient.stderr()).not.toContain('Traceback');
   }, 120_000);
 
   it('when 400 seeded random requests hit it, then it never crashes and answers each with well-formed 200, 4xx or 5xx', async () => {
