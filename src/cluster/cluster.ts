@@ -1,6 +1,6 @@
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { grpc } from '@temporalio/proto';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/contract';
@@ -12,13 +12,20 @@ import { runOneShotJob } from './one-shot-job';
 import { refuseRunningCluster } from './pid-files';
 import { temporalBinaries, type TemporalBinaries } from './release';
 import {
+  DYNAMIC_CONFIG_FILE,
   HISTORY_SHARDS,
+  MAKE_CERTIFICATES_SCRIPT,
   PREPARE_NAMESPACE_SCRIPT,
   SERVER_ENVIRONMENT,
   SETUP_SCHEMA_SCRIPT,
+  certificateJobEnvironment,
+  clientTls,
   namespaceJobEnvironment,
+  plainDynamicConfig,
   schemaJobEnvironment,
   serverProcessEnvironment,
+  serviceTlsEnvironment,
+  type ClientTls,
 } from './server-config';
 import { checkShardCount } from './shard-count';
 import { startUiProcess } from './ui-process';
@@ -45,6 +52,12 @@ export interface ClusterOptions {
   retentionDays: number;
   /** History shards; {@link HISTORY_SHARDS} unless a test wants fewer. Refused when the database has another. */
   shards?: number;
+  /**
+   * Mutual TLS on the frontend and between the Temporal processes, with the certificates of
+   * deploy/temporal/make-certificates.sh in `tls/` (made on the first start, reused after). `npm run cluster` takes
+   * it from TEMPORAL_CLUSTER_TLS; off (plain gRPC) when not given, for the tests that are about something else.
+   */
+  tls?: boolean;
   /** For each step: PostgreSQL, the schema, each process, the namespace. */
   startupTimeoutMs: number;
   /** Progress, one line per step. */
@@ -55,10 +68,22 @@ export interface ClusterOptions {
   signal?: AbortSignal;
 }
 
+/** The certificates a TLS cluster's clients hold. */
+export interface ClusterTls {
+  /** Where they are: `$DATA_DIR/cluster/tls`. */
+  dir: string;
+  /** The transcription service's (the API and the worker): TEMPORAL_TLS_* for `npm start`. */
+  service: ClientTls;
+  /** The operators' (the Temporal CLI, the Web UI, the namespace job). */
+  operator: ClientTls;
+}
+
 /** A running cluster, with handles on each of its processes for the fault tests. */
 export interface Cluster {
   /** The frontend's `host:port`: what TEMPORAL_ADDRESS names. */
   address: string;
+  /** The clients' certificates when the cluster runs mutual TLS; undefined when it speaks plain gRPC. */
+  tls: ClusterTls | undefined;
   uiUrl: string | undefined;
   ports: ClusterPorts;
   /** The Temporal processes in start order, then the UI if it runs; `process('history-1')` finds one. */
@@ -72,6 +97,17 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The service's settings for running against `cluster`: its address and, on a TLS cluster, the service's certificate
+ * (TEMPORAL_TLS_*). What `npm run cluster` prints for `npm start`.
+ */
+export function serviceEnvironment(cluster: Pick<Cluster, 'address' | 'tls'>): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: cluster.address,
+    ...(cluster.tls ? serviceTlsEnvironment(cluster.tls.service) : {}),
+  };
+}
+
 /** The folders of a cluster under its `dir`. */
 interface Layout {
   dir: string;
@@ -79,6 +115,7 @@ interface Layout {
   logs: string;
   postgres: string;
   ui: string;
+  tls: string;
 }
 
 /**
@@ -94,6 +131,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await refuseRunningCluster(layout.pids);
   const started = new StartedParts();
   try {
+    const tls = options.tls ? await makeCertificates(layout, options, log) : undefined;
+    const security = tls ? { tlsDir: tls.dir } : { dynamicConfigFile: await writePlainDynamicConfig(layout) };
     const postgres = await startClusterPostgres({
       dataDir: layout.postgres,
       port: ports.postgres,
@@ -112,20 +151,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const shards = options.shards ?? HISTORY_SHARDS;
     await checkShardCount(postgres.url('temporal'), shards);
     const temporalProcesses = ports.processes.map((each) =>
-      temporalProcess(each, serverProcessEnvironment(each, ports, database, shards), binaries, layout, options),
+      temporalProcess(
+        each,
+        serverProcessEnvironment(each, ports, database, shards, security),
+        binaries,
+        layout,
+        options,
+      ),
     );
     started.processes.push(...temporalProcesses);
     await startTemporalProcesses(temporalProcesses, log);
     const address = `${HOST}:${frontendPorts(ports).grpc}`;
-    await untilServing(address, options.startupTimeoutMs);
+    // The cluster's own checks are an operator's: with the operators' certificate.
+    const connection = await connectionOptions(address, tls?.operator);
+    await untilServing(connection, options.startupTimeoutMs);
     options.signal?.throwIfAborted();
-    await prepareNamespace(address, options, path.join(layout.logs, 'temporal-namespace.log'));
-    await untilSearchAttributesUsable(address, options.namespace, options.startupTimeoutMs);
+    await prepareNamespace(address, tls?.operator, options, path.join(layout.logs, 'temporal-namespace.log'));
+    await untilSearchAttributesUsable(connection, options.namespace, options.startupTimeoutMs);
     log(`namespace ${options.namespace} ready`);
     options.signal?.throwIfAborted();
-    const ui = await startUi(address, binaries, layout, options, log);
+    const ui = await startUi(address, tls?.operator, binaries, layout, options, log);
     if (ui) started.processes.push(ui.process);
-    return new RunningCluster(address, ui?.url, ports, started, layout, options);
+    return new RunningCluster(address, tls, ui?.url, ports, started, layout, options);
   } catch (err) {
     await started.stop();
     throw err;
@@ -140,12 +187,48 @@ async function prepareLayout(dir: string): Promise<Layout> {
     logs: path.join(root, 'logs'),
     postgres: path.join(root, 'postgres'),
     ui: path.join(root, 'ui'),
+    tls: path.join(root, 'tls'),
   };
   await mkdir(root, { recursive: true });
   // Under root, PostgreSQL runs as the postgres user, which has to pass through this folder to its data.
   await chmod(root, 0o711);
   for (const folder of [layout.pids, layout.logs, layout.ui]) await mkdir(folder, { recursive: true, mode: 0o700 });
   return layout;
+}
+
+/**
+ * The compose file's `temporal-tls` job: deploy/temporal/make-certificates.sh makes what is missing in `tls/` and
+ * keeps what is there (a first start makes both CAs and every certificate; later ones find nothing to do).
+ */
+async function makeCertificates(layout: Layout, options: ClusterOptions, log: (message: string) => void) {
+  await runOneShotJob('temporal-tls', MAKE_CERTIFICATES_SCRIPT, certificateJobEnvironment(layout.tls), {
+    timeoutMs: options.startupTimeoutMs,
+    logFile: path.join(layout.logs, 'temporal-tls.log'),
+  });
+  log(`mutual TLS with the certificates in ${layout.tls}`);
+  return { dir: layout.tls, service: clientTls(layout.tls, 'service'), operator: clientTls(layout.tls, 'operator') };
+}
+
+/**
+ * Without TLS, the processes cannot run ringpop on TLS: they read the shared dynamic config without that key, from
+ * a copy written at each start (`dynamic-config.plain.yaml`).
+ */
+async function writePlainDynamicConfig(layout: Layout): Promise<string> {
+  const file = path.join(layout.dir, 'dynamic-config.plain.yaml');
+  await writeFile(file, plainDynamicConfig(await readFile(DYNAMIC_CONFIG_FILE, 'utf8')));
+  return file;
+}
+
+/** How the cluster's own checks reach the frontend: plain, or over mutual TLS as `tls`'s holder. */
+async function connectionOptions(address: string, tls: ClientTls | undefined): Promise<ConnectionOptions> {
+  if (!tls) return { address };
+  const [serverRootCACertificate, crt, key] = await Promise.all(
+    [tls.caFile, tls.certFile, tls.keyFile].map((file) => readFile(file)),
+  );
+  return {
+    address,
+    tls: { serverRootCACertificate, clientCertPair: { crt: crt!, key: key! }, serverNameOverride: tls.serverName },
+  };
 }
 
 function temporalProcess(
@@ -192,11 +275,11 @@ async function startTemporalProcesses(processes: ClusterProcess[], log: (message
 }
 
 /** Waits until the frontend's health service says SERVING, as `temporal operator cluster health` asks it. */
-async function untilServing(address: string, timeoutMs: number): Promise<void> {
+async function untilServing(options: ConnectionOptions, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let last = 'no answer'; ; await sleep(250)) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      const connection = await Connection.connect({ ...options, connectTimeout: 2000 });
       try {
         const { status } = await connection.healthService.check({ service: HEALTH_SERVICE });
         if (status === SERVING) return;
@@ -208,14 +291,20 @@ async function untilServing(address: string, timeoutMs: number): Promise<void> {
       last = err instanceof Error ? err.message : String(err);
     }
     if (Date.now() > deadline)
-      throw new Error(`the frontend at ${address} was not SERVING within ${timeoutMs} ms: ${last}`);
+      throw new Error(`the frontend at ${options.address} was not SERVING within ${timeoutMs} ms: ${last}`);
   }
 }
 
 /** The compose file's `temporal-namespace` job: the namespace, its retention and the search attributes. */
-async function prepareNamespace(address: string, options: ClusterOptions, logFile: string): Promise<void> {
+async function prepareNamespace(
+  address: string,
+  tls: ClientTls | undefined,
+  options: ClusterOptions,
+  logFile: string,
+): Promise<void> {
   const env = namespaceJobEnvironment({
     address,
+    tls,
     namespace: options.namespace,
     retentionDays: options.retentionDays,
     cliDir: path.join(path.resolve(options.toolsDir), 'venv', 'bin'),
@@ -233,9 +322,13 @@ async function prepareNamespace(address: string, options: ClusterOptions, logFil
  * (measured here: 1 to 2 s): until then it refuses to start a workflow carrying one ("Namespace default has no
  * mapping defined for search attribute TranscriptionUserId"), which the API would answer with a 500.
  */
-async function untilSearchAttributesUsable(address: string, namespace: string, timeoutMs: number): Promise<void> {
+async function untilSearchAttributesUsable(
+  options: ConnectionOptions,
+  namespace: string,
+  timeoutMs: number,
+): Promise<void> {
   const query = CUSTOM_SEARCH_ATTRIBUTES.map(({ name }) => `${name} IS NULL`).join(' AND ');
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(options);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -256,6 +349,7 @@ async function untilSearchAttributesUsable(address: string, namespace: string, t
 
 async function startUi(
   address: string,
+  tls: ClientTls | undefined,
   binaries: TemporalBinaries,
   layout: Layout,
   options: ClusterOptions,
@@ -268,6 +362,7 @@ async function startUi(
   }
   const ui = await startUiProcess({
     address,
+    tls,
     ui: binaries.ui,
     dir: layout.ui,
     port: options.uiPort,
@@ -299,6 +394,7 @@ class RunningCluster implements Cluster {
 
   constructor(
     readonly address: string,
+    readonly tls: ClusterTls | undefined,
     readonly uiUrl: string | undefined,
     readonly ports: ClusterPorts,
     private readonly started: StartedParts,

@@ -3,8 +3,8 @@ import { loadConfig, type Config } from '../config/config';
 import { createLogger } from '../logger';
 import { onShutdown } from '../process/process-lifecycle';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/contract';
-import { startCluster, type Cluster } from './cluster';
-import { HISTORY_SHARDS } from './server-config';
+import { serviceEnvironment, startCluster, type Cluster } from './cluster';
+import { HISTORY_SHARDS, type ClientTls } from './server-config';
 
 /**
  * `npm run cluster`: a Temporal cluster of the compose file's release on this machine, one process per service, on
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     apiPort: config.api.port === 0 ? undefined : config.api.port,
     namespace: config.temporal.namespace,
     retentionDays: config.temporal.retentionDays,
+    tls: config.temporal.clusterTls,
     startupTimeoutMs: config.temporal.startupTimeoutMs,
     log: (message) => logger.info(message),
     onUnexpectedExit: (name, code) => {
@@ -72,20 +73,52 @@ function printBanner(config: Config, cluster: Cluster): void {
   const postgres = cluster.postgres();
   const lines = [
     '',
-    `  Temporal frontend   ${cluster.address}`,
-    `  Run the service     TEMPORAL_ADDRESS=${cluster.address} npm start`,
+    `  Temporal frontend   ${cluster.address}` +
+      (cluster.tls ? `, mutual TLS (certificates in ${cluster.tls.dir})` : ', plain gRPC (TEMPORAL_CLUSTER_TLS=false)'),
+    ...labelled('Run the service', `${shellAssignments(serviceEnvironment(cluster))} npm start`),
+    ...(cluster.tls ? labelled('Temporal CLI', cliCommand(cluster.address, cluster.tls.operator)) : []),
     `  Web UI              ${cluster.uiUrl ?? '(not built: bash scripts/setup.sh temporal-server says why)'}`,
     `  Namespace           ${config.temporal.namespace}, retention ${config.temporal.retentionDays} days, ` +
       `search attributes ${CUSTOM_SEARCH_ATTRIBUTES.map((key) => key.name).join(', ')}`,
     ...cluster.processes.map((each) => `  ${each.name.padEnd(20)}pid ${each.pid}`),
     `  PostgreSQL          ${postgres.host}:${postgres.port}, pid ${postgres.pid}`,
     `  History shards      ${HISTORY_SHARDS}`,
-    `  Data                ${dir} (pids/, logs/, postgres/)`,
+    `  Data                ${dir} (pids/, logs/, postgres/${cluster.tls ? ', tls/' : ''})`,
     '',
     '  Ctrl-C stops everything; starting again reuses the data.',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `temporal operator cluster health` as an operator runs it against the cluster, with the operators' certificate. */
+function cliCommand(address: string, tls: ClientTls): string {
+  return [
+    `temporal operator cluster health --address ${address}`,
+    `--tls-ca-path ${shellWord(tls.caFile)}`,
+    `--tls-cert-path ${shellWord(tls.certFile)}`,
+    `--tls-key-path ${shellWord(tls.keyFile)}`,
+    `--tls-server-name ${shellWord(tls.serverName)}`,
+  ].join(' \\\n');
+}
+
+/** A command under its label, its continued lines (ending in a backslash) indented under its first. */
+function labelled(label: string, command: string): string[] {
+  return command
+    .split('\n')
+    .map((line, index) => `  ${(index === 0 ? label : '').padEnd(20)}${index ? '  ' : ''}${line}`);
+}
+
+/** `KEY=value` words, one per line, continued with backslashes, so the command can be pasted as it is. */
+function shellAssignments(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([key, value]) => `${key}=${shellWord(value)}`)
+    .join(' \\\n');
+}
+
+/** The value as one shell word: as it is when it has nothing the shell would read, else in single quotes. */
+function shellWord(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 main().catch((err: unknown) => {

@@ -2,11 +2,13 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from '../process/free-port';
 import { ClusterProcess } from './cluster-process';
-import { uiEnvironment } from './server-config';
+import { uiEnvironment, type ClientTls } from './server-config';
 
 export interface UiProcessOptions {
   /** The frontend's `host:port`. */
   address: string;
+  /** The operators' certificate, when the frontend asks for one. */
+  tls?: ClientTls;
   /** The built UI server and its image's configuration template. */
   ui: { server: string; configTemplate: string };
   /** The UI's folder in the cluster (`ui/`): its configuration. */
@@ -41,6 +43,7 @@ export async function startUiProcess(options: UiProcessOptions): Promise<{ proce
     port,
     env: uiEnvironment({
       address: options.address,
+      tls: options.tls,
       uiPort: port,
       namespace: options.namespace,
       apiPort: options.apiPort,

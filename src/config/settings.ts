@@ -19,6 +19,9 @@ import {
 } from './schemas';
 import { setting } from './setting';
 
+/** What a JWT issuer's alias may be: it goes into user ids, so it keeps to their alphabet and leaves room for them. */
+export const JWT_ISSUER_ALIAS_PATTERN = /^[a-z0-9][a-z0-9.-]{0,39}$/;
+
 /** Callbacks back off on a fixed curve; only their number of attempts is a setting. */
 export const CALLBACK_BACKOFF = { initialIntervalMs: 5_000, backoffCoefficient: 2, maximumIntervalMs: 5 * 60_000 };
 
@@ -42,6 +45,12 @@ export const SETTINGS = {
   }),
   api: {
     host: setting({ env: 'HOST', schema: z.string(), default: '127.0.0.1', doc: 'Address the API listens on.' }),
+    trustProxy: setting({
+      env: 'TRUST_PROXY',
+      schema: flag,
+      default: false,
+      doc: 'Believe a proxy in front about the client (`X-Forwarded-For`: per-IP limits and logs) and about TLS (`X-Forwarded-Proto`: codec session cookies are then `Secure`). Turn on only when every request comes through that proxy, which must set both headers itself.',
+    }),
     port: setting({ env: 'PORT', schema: port, default: 3000, doc: 'Port of the API (0 picks a free one).' }),
     queryTimeoutMs: setting({
       env: 'API_QUERY_TIMEOUT_MS',
@@ -113,6 +122,21 @@ export const SETTINGS = {
         default: 'role',
         doc: 'Token claim holding the role: `operator`, or an array containing it; anything else is `user`.',
       }),
+      issuerAlias: setting({
+        env: 'JWT_ISSUER_ALIAS',
+        schema: optionalString.refine(
+          (value) => value === undefined || JWT_ISSUER_ALIAS_PATTERN.test(value),
+          'lowercase letters, digits, dots and dashes, at most 40',
+        ),
+        fallback: 'the host name of `JWT_ISSUER`',
+        doc: "Short name of the token issuer in user ids: a token's caller is the user `jwt:<alias>:<claim>`, never the same user as an API key's.",
+      }),
+      plainUserIds: setting({
+        env: 'JWT_PLAIN_USER_IDS',
+        schema: flag,
+        default: false,
+        doc: "Make a token's caller the user named by the bare claim, as before user ids were namespaced: only for a deployment that accepts no API keys, until its records are renamed (docs/security.md). Refused with `AUTH_METHODS` including `api-key`.",
+      }),
     },
   },
   limits: {
@@ -120,13 +144,25 @@ export const SETTINGS = {
       env: 'RATE_LIMIT_PER_SECOND',
       schema: positiveInt,
       default: 20,
-      doc: 'Requests per second one user may make to one API process, sustained.',
+      doc: 'Requests per second one user may make, sustained, to all API processes together (they share the limit through the jobs database).',
     }),
     rateBurst: setting({
       env: 'RATE_LIMIT_BURST',
       schema: positiveInt,
       default: 40,
       doc: 'Requests one user may make at once before the rate limit applies.',
+    }),
+    addressRatePerSecond: setting({
+      env: 'RATE_LIMIT_PER_ADDRESS_PER_SECOND',
+      schema: positiveInt,
+      default: 50,
+      doc: 'Requests per second one client address may make without valid credentials (the public routes, the codec sign-in, refused credentials), sustained, fleet-wide; past it they get 429 before their credentials are checked.',
+    }),
+    addressRateBurst: setting({
+      env: 'RATE_LIMIT_PER_ADDRESS_BURST',
+      schema: positiveInt,
+      default: 100,
+      doc: 'Requests without valid credentials one client address may make at once.',
     }),
     jobsInFlightPerUser: setting({
       env: 'MAX_JOBS_IN_FLIGHT_PER_USER',
@@ -138,7 +174,7 @@ export const SETTINGS = {
       env: 'ASR_BACKLOG_LIMIT',
       schema: positiveInt,
       default: 2000,
-      doc: 'Chunks waiting for a worker beyond which new jobs are refused with 503 until the backlog drains.',
+      doc: 'Chunks waiting for a worker beyond which new jobs are refused with 503 until the backlog drains. Past half of it the backlog is shared: a user whose running jobs hold more chunks than the limit divided by the users with jobs running gets 429 `asr_share_used`, so a few heavy users cannot lock the others out.',
     }),
   },
   encryption: {
@@ -153,6 +189,24 @@ export const SETTINGS = {
       schema: optionalFilePath,
       fallback: '`$DATA_DIR/payload-encryption-keys`',
       doc: 'File holding the same list, used when PAYLOAD_ENCRYPTION_KEYS is unset; `npm start` creates the default file on first start.',
+    }),
+    acceptUnencryptedUntil: setting({
+      env: 'PAYLOAD_ACCEPT_UNENCRYPTED_UNTIL',
+      schema: optionalString.transform((value, ctx) => {
+        if (value === undefined) return undefined;
+        // A date alone, or a date and time with its zone: never a local time, which differs from host to host.
+        const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value);
+        const instant = new Date(value);
+        if (!iso || Number.isNaN(instant.getTime())) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'expected an ISO 8601 date (2027-03-31) or date and time with zone',
+          });
+          return z.NEVER;
+        }
+        return instant;
+      }),
+      doc: 'Until this date (ISO 8601; a date alone is midnight UTC), payloads read from Temporal without encryption are let through and logged: the migration window for history written before encryption. Unset or past, they are refused, so no one can start or steer a job by writing plain payloads to Temporal directly.',
     }),
   },
   jobsDatabase: {
@@ -329,6 +383,12 @@ export const SETTINGS = {
       schema: port,
       default: 8233,
       doc: 'Web UI port of the embedded dev server.',
+    }),
+    clusterTls: setting({
+      env: 'TEMPORAL_CLUSTER_TLS',
+      schema: flag,
+      default: true,
+      doc: "`npm run cluster` only: mutual TLS on the cluster's frontend and between its processes, with the certificates it makes in `$DATA_DIR/cluster/tls` (docs/cluster.md, TLS); it prints the TEMPORAL_TLS_* settings `npm start` then needs. `false` runs it on plain gRPC.",
     }),
     retentionDays: setting({
       env: 'TEMPORAL_RETENTION_DAYS',

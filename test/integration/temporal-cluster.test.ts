@@ -6,7 +6,6 @@ import { freePort } from '../../src/process/free-port';
 import { startDevServer, type DevServerOptions } from '../../src/temporal/dev-server';
 import { ServiceStack, PROJECT_ROOT } from '../support/service-stack';
 import { tempDir } from '../support/temp-dir';
-import { TLS_FRONT_NAME, TlsFront, makeTestCertificates, type TestCertificates } from '../support/tls-front';
 
 jest.mock('../../src/process/free-port', () => {
   const actual = jest.requireActual<typeof import('../../src/process/free-port')>('../../src/process/free-port');
@@ -22,59 +21,19 @@ function runWorkerUntilExit(env: NodeJS.ProcessEnv): Promise<{ code: number | nu
   return new Promise((resolve) => worker.once('exit', (code) => resolve({ code, stderr })));
 }
 
-describe('the service against a Temporal cluster: mutual TLS, a namespace operators prepare', () => {
-  let certificates: TestCertificates;
-  let front: TlsFront;
+/**
+ * The service against a Temporal server whose namespace operators prepare, as in production. Its TLS settings
+ * (TEMPORAL_TLS_*) are tested against the real cluster's mutual TLS, in test/cluster/cluster-tls.test.ts.
+ */
+describe('the service against a Temporal server: a namespace operators prepare, TLS files it cannot read', () => {
   let stack: ServiceStack;
 
   beforeAll(async () => {
-    certificates = await makeTestCertificates();
-    stack = await ServiceStack.start({
-      temporalAddress: async (devServerAddress) => {
-        front = await TlsFront.start(certificates, devServerAddress);
-        return front.address;
-      },
-      env: {
-        TEMPORAL_TLS_CA_FILE: certificates.caFile,
-        TEMPORAL_TLS_CERT_FILE: certificates.clientCertFile,
-        TEMPORAL_TLS_KEY_FILE: certificates.clientKeyFile,
-        TEMPORAL_TLS_SERVER_NAME: TLS_FRONT_NAME,
-      },
-    });
-    await stack.writeChunk('tls/part-1.wav', { transcript: 'sent over TLS' });
-    await stack.startWorker();
+    stack = await ServiceStack.start();
   }, 180_000);
 
   afterAll(async () => {
     await stack?.stop();
-    await front?.stop();
-  });
-
-  it('when the API and worker hold the client certificate, then a job runs end to end through the TLS front', async () => {
-    const jobId = await stack.submit('alice', ['tls/part-1.wav']);
-    const job = await stack.waitForJob(jobId);
-    expect(job).toMatchObject({ jobStatus: 'completed', transcription: 'sent over TLS' });
-    expect(front.authorized).toBeGreaterThanOrEqual(2);
-  });
-
-  it.each([
-    ['no client certificate', { TEMPORAL_TLS_CERT_FILE: '', TEMPORAL_TLS_KEY_FILE: '' }],
-    [
-      'a certificate from another CA',
-      { TEMPORAL_TLS_CERT_FILE: 'stranger-cert', TEMPORAL_TLS_KEY_FILE: 'stranger-key' },
-    ],
-  ])('when a worker has %s, then the front refuses it and the worker stops, naming Temporal', async (_, change) => {
-    const refusedBefore = front.refused;
-    const files: Record<string, string> = {
-      'stranger-cert': certificates.strangerCertFile,
-      'stranger-key': certificates.strangerKeyFile,
-    };
-    const env: NodeJS.ProcessEnv = { ...stack.env, TEMPORAL_STARTUP_TIMEOUT_MS: '3000' };
-    for (const [name, value] of Object.entries(change)) env[name] = files[value] ?? value;
-    const { code, stderr } = await runWorkerUntilExit(env);
-    expect(code).toBe(1);
-    expect(stderr).toContain(`Temporal at ${front.address} did not answer within 3000 ms`);
-    expect(front.refused).toBeGreaterThan(refusedBefore);
   });
 
   it('when operators prepare the namespace and have not registered the search attribute, then the worker refuses to start, saying how', async () => {

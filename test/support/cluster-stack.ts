@@ -15,6 +15,7 @@ import { stopChild } from '../../src/process/process-lifecycle';
 import { userSpace } from '../../src/storage/audio-paths';
 import type { AudioObjects } from '../../src/storage/audio-objects';
 import { createAudioObjects } from '../../src/storage/create-audio-store';
+import { temporalConnectionOptions } from '../../src/temporal/connection-options';
 import { PROJECT_ROOT, pollUntil } from './service-stack';
 import { chunkBytes, tempDir, type ChunkOptions } from './temp-dir';
 
@@ -26,6 +27,8 @@ type User = (typeof USERS)[number];
  * Temporal cluster it does not own: `npm run cluster`'s, started by the test through `startCluster()`. Like the
  * production compose file, the service only checks the namespace (TEMPORAL_PREPARE_NAMESPACE=false): the cluster's
  * namespace job has to have prepared it. ServiceStack cannot be pointed at it, as it always starts a dev server.
+ * On a TLS cluster, `env` carries the service's certificate (`serviceEnvironment(cluster)`); the stack's own client
+ * connects with the same settings, through the service's own code.
  */
 export class ClusterStack {
   private readonly workers: ChildProcess[] = [];
@@ -48,7 +51,7 @@ export class ClusterStack {
     temporalAddress: string;
     namespace?: string;
     asrLatency?: { minMs: number; maxMs: number };
-    /** Settings on top of the stack's own. */
+    /** Settings on top of the stack's own: `serviceEnvironment(cluster)` for a TLS cluster's TEMPORAL_TLS_*. */
     env?: Record<string, string>;
   }): Promise<ClusterStack> {
     const dir = await tempDir('cluster-stack');
@@ -83,7 +86,7 @@ export class ClusterStack {
     server.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     const temporal = new Client({
-      connection: await Connection.connect({ address: options.temporalAddress }),
+      connection: await Connection.connect(await temporalConnectionOptions(config.temporal)),
       namespace: config.temporal.namespace,
     });
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

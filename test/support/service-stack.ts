@@ -76,15 +76,14 @@ export class ServiceStack {
 
   /**
    * `uiPort` runs the dev server with its Web UI there (0: on a free port; `devServer.uiUrl` says which), and lets
-   * that UI's origin call the codec endpoint; `temporalAddress` puts something (a TLS proxy) between the service
-   * and the dev server; `workerMetrics` has each worker serve its metrics on a free port (`workerMetricsAddress`).
+   * that UI's origin call the codec endpoint; `workerMetrics` has each worker serve its metrics on a free port
+   * (`workerMetricsAddress`).
    */
   static async start(
     options: {
       env?: Record<string, string>;
       failPattern?: RegExp;
       uiPort?: number;
-      temporalAddress?: (devServerAddress: string) => Promise<string>;
       store?: StackStore;
       workerMetrics?: boolean;
     } = {},
@@ -116,7 +115,7 @@ export class ServiceStack {
       DATA_DIR: dir,
       API_KEYS: STACK_USERS.map((user) => `${apiKeys[user]}:${user}:${user === 'ops' ? 'operator' : 'user'}`).join(','),
       PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('test-key-1'),
-      TEMPORAL_ADDRESS: options.temporalAddress ? await options.temporalAddress(devServer.address) : devServer.address,
+      TEMPORAL_ADDRESS: devServer.address,
       TEMPORAL_TASK_QUEUE: `integration-${path.basename(dir)}`,
       AUDIO_ROOT: audioRoot,
       ASR_URL: simulator.url,

@@ -13,12 +13,20 @@ import { readRelease, RELEASE_FILE } from '../../src/cluster/release';
 import {
   DYNAMIC_CONFIG_FILE,
   HISTORY_SHARDS,
+  MAKE_CERTIFICATES_SCRIPT,
   PREPARE_NAMESPACE_SCRIPT,
+  RINGPOP_TLS_KEY,
   SERVER_ENVIRONMENT,
   SETUP_SCHEMA_SCRIPT,
+  TLS_FILES,
+  TLS_SERVER_NAMES,
+  certificateJobEnvironment,
+  clientTls,
   namespaceJobEnvironment,
+  plainDynamicConfig,
   schemaJobEnvironment,
   serverProcessEnvironment,
+  serviceTlsEnvironment,
   uiEnvironment,
 } from '../../src/cluster/server-config';
 import { loadConfig } from '../../src/config/config';
@@ -36,12 +44,21 @@ const REQUIRED = {
 };
 /** Where the image reads its dynamic config when DYNAMIC_CONFIG_FILE_PATH is unset (the embedded template's default). */
 const IMAGE_DYNAMIC_CONFIG = '/etc/temporal/config/dynamicconfig/docker.yaml';
+/**
+ * Where the compose file mounts the certificates in every container that needs them; the cluster's are in
+ * `$DATA_DIR/cluster/tls`. The cluster's code, given this folder, must say what the compose file says.
+ */
+const TLS_MOUNT = '/etc/temporal/tls';
+/** The containers that hold certificates: the Temporal server, the operators' tools, the service. */
+const TLS_CLIENTS = ['temporal', 'temporal-namespace', 'temporal-ui', 'api', 'worker'];
 
 interface Service {
   image: string;
   entrypoint?: string[];
   environment?: Record<string, string>;
   configs?: { source: string; target: string }[];
+  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
+  depends_on?: Record<string, { condition: string }>;
 }
 interface Project {
   services: Record<string, Service>;
@@ -52,6 +69,7 @@ interface Project {
 const WHERE = {
   server: ['POSTGRES_SEEDS', 'DB_PORT', 'POSTGRES_PWD', 'BIND_ON_IP'],
   schemaJob: ['POSTGRES_SEEDS', 'DB_PORT', 'SQL_PASSWORD'],
+  certificateJob: ['PATH'],
   namespaceJob: ['TEMPORAL_ADDRESS'],
   ui: ['TEMPORAL_ADDRESS'],
 };
@@ -73,16 +91,21 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
   const release = readRelease();
   const serviceDefaults = loadConfig({});
 
-  beforeAll(() => {
+  /** The compose file as Docker Compose reads it with the operator's variables and `env` on top. */
+  function load(env: Record<string, string> = {}): Project {
     if (!existsSync(CHECKER)) {
       throw new Error(`${CHECKER} is missing: run npm run setup, which builds tools/compose-check with Go`);
     }
     const result = spawnSync(CHECKER, [COMPOSE_FILE], {
-      env: { PATH: process.env.PATH, ...REQUIRED },
+      env: { PATH: process.env.PATH, ...REQUIRED, ...env },
       encoding: 'utf8',
     });
     if (result.status !== 0) throw new Error(`compose-check refused the file:\n${result.stderr}`);
-    project = JSON.parse(result.stdout) as Project;
+    return JSON.parse(result.stdout) as Project;
+  }
+
+  beforeAll(() => {
+    project = load();
     services = project.services;
   });
 
@@ -107,7 +130,9 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
     const composed = services.temporal!.environment!;
     const ports = await clusterPorts(7233);
     for (const process of ports.processes) {
-      const env = serverProcessEnvironment(process, ports, { host: '127.0.0.1', port: 7263 }, HISTORY_SHARDS);
+      const env = serverProcessEnvironment(process, ports, { host: '127.0.0.1', port: 7263 }, HISTORY_SHARDS, {
+        tlsDir: TLS_MOUNT,
+      });
       expect({ process: process.name, ...pick(env, keys(composed, WHERE.server)) }).toEqual({
         process: process.name,
         ...pick(composed, keys(composed, WHERE.server)),
@@ -121,6 +146,91 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
     expect(keys(SERVER_ENVIRONMENT).every((key) => composed[key] === SERVER_ENVIRONMENT[key as 'DB'])).toBe(true);
   });
 
+  it("when the Temporal server runs mutual TLS, then with the certificates' files and names of the cluster's", () => {
+    const composed = services.temporal!.environment!;
+    const tlsVariables = keys(composed).filter((key) => key.startsWith('TEMPORAL_TLS_'));
+    // Client authentication on the frontend and internode, each side of each with its own certificate and CA.
+    expect(tlsVariables).toEqual([
+      'TEMPORAL_TLS_CLIENT1_CA_CERT',
+      'TEMPORAL_TLS_CLIENT2_CA_CERT',
+      'TEMPORAL_TLS_EXPIRATION_CHECKS_CHECK_INTERVAL',
+      'TEMPORAL_TLS_EXPIRATION_CHECKS_ERROR_WINDOW',
+      'TEMPORAL_TLS_EXPIRATION_CHECKS_WARNING_WINDOW',
+      'TEMPORAL_TLS_FRONTEND_CERT',
+      'TEMPORAL_TLS_FRONTEND_KEY',
+      'TEMPORAL_TLS_FRONTEND_SERVER_NAME',
+      'TEMPORAL_TLS_INTERNODE_SERVER_NAME',
+      'TEMPORAL_TLS_REQUIRE_CLIENT_AUTH',
+      'TEMPORAL_TLS_SERVER_CA_CERT',
+      'TEMPORAL_TLS_SERVER_CERT',
+      'TEMPORAL_TLS_SERVER_KEY',
+    ]);
+    expect(composed).toMatchObject({
+      TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: 'true',
+      TEMPORAL_TLS_SERVER_CA_CERT: `${TLS_MOUNT}/${TLS_FILES.clusterCa}`,
+      TEMPORAL_TLS_CLIENT1_CA_CERT: `${TLS_MOUNT}/${TLS_FILES.clientCa}`,
+      TEMPORAL_TLS_FRONTEND_SERVER_NAME: TLS_SERVER_NAMES.frontend,
+      TEMPORAL_TLS_INTERNODE_SERVER_NAME: TLS_SERVER_NAMES.internode,
+    });
+  });
+
+  it('when the certificates are made, then by the same script, into the folder every container that needs them mounts', () => {
+    const job = services['temporal-tls']!;
+    expect(job.entrypoint).toEqual(['sh', mountTarget(job, 'make-certificates')]);
+    expect(project.configs['make-certificates']!.file).toBe(MAKE_CERTIFICATES_SCRIPT);
+    const env = certificateJobEnvironment(TLS_MOUNT);
+    const composed = job.environment!;
+    expect(pick(composed, keys(env, WHERE.certificateJob))).toEqual(pick(env, keys(env, WHERE.certificateJob)));
+    // The compose file adds the frontend's name on its network, and who owns the keys in its containers.
+    expect(keys(composed, keys(env))).toEqual(['FRONTEND_HOSTS', 'TLS_KEY_OWNER']);
+    expect(composed.FRONTEND_HOSTS!.split(' ')).toContain('temporal');
+    expect(services.temporal!.depends_on).toMatchObject({
+      'temporal-tls': { condition: 'service_completed_successfully' },
+    });
+
+    // The job writes the folder; the server, the operators' tools and the service read it, and nothing else.
+    const mounts = (found: Project) =>
+      Object.fromEntries(
+        Object.entries(found.services).flatMap(([name, service]) =>
+          (service.volumes ?? [])
+            .filter((volume) => volume.target === TLS_MOUNT)
+            .map((volume) => [name, `${volume.type}:${volume.source}${volume.read_only ? ':ro' : ''}`]),
+        ),
+      );
+    expect(mounts(project)).toEqual({
+      'temporal-tls': 'volume:temporal-tls',
+      ...Object.fromEntries(TLS_CLIENTS.map((name) => [name, 'volume:temporal-tls:ro'])),
+    });
+    // An organisation's own certificates, in a host folder, replace the volume everywhere at once.
+    expect(mounts(load({ TEMPORAL_TLS_DIR: '/srv/temporal-tls' }))).toEqual({
+      'temporal-tls': 'bind:/srv/temporal-tls',
+      ...Object.fromEntries(TLS_CLIENTS.map((name) => [name, 'bind:/srv/temporal-tls:ro'])),
+    });
+  });
+
+  it("when the API and worker connect, then with the service's certificate, by the settings `npm run cluster` prints", () => {
+    const expected = serviceTlsEnvironment(clientTls(TLS_MOUNT, 'service'));
+    for (const name of ['api', 'worker']) {
+      const composed = services[name]!.environment!;
+      expect({
+        name,
+        ...pick(
+          composed,
+          keys(composed).filter((key) => key.startsWith('TEMPORAL_TLS')),
+        ),
+      }).toEqual({
+        name,
+        ...expected,
+      });
+      expect(loadConfig(composed).temporal.tls).toEqual({
+        caFile: expected.TEMPORAL_TLS_CA_FILE,
+        certFile: expected.TEMPORAL_TLS_CERT_FILE,
+        keyFile: expected.TEMPORAL_TLS_KEY_FILE,
+        serverName: TLS_SERVER_NAMES.frontend,
+      });
+    }
+  });
+
   it('when the servers read their dynamic config, then both read deploy/temporal/dynamic-config.yaml', async () => {
     const mount = services.temporal!.configs!.find((config) => config.source === 'temporal-dynamic-config');
     expect(mount?.target).toBe(IMAGE_DYNAMIC_CONFIG);
@@ -131,9 +241,19 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
       const env = serverProcessEnvironment(process, ports, { host: '127.0.0.1', port: 7263 }, HISTORY_SHARDS);
       expect(env.DYNAMIC_CONFIG_FILE_PATH).toBe(DYNAMIC_CONFIG_FILE);
     }
-    // The limit the SQL stores need is in it, in the shape the server reads.
-    const dynamicConfig = parse(readFileSync(DYNAMIC_CONFIG_FILE, 'utf8')) as Record<string, { value: unknown }[]>;
+    // The limit the SQL stores need is in it, in the shape the server reads; so is ringpop's TLS.
+    const text = readFileSync(DYNAMIC_CONFIG_FILE, 'utf8');
+    const dynamicConfig = parse(text) as Record<string, { value: unknown }[]>;
     expect(dynamicConfig['limit.maxIDLength']).toEqual([{ value: 255, constraints: {} }]);
+    expect(dynamicConfig[RINGPOP_TLS_KEY]).toEqual([{ value: true, constraints: {} }]);
+    // A cluster on plain gRPC (TEMPORAL_CLUSTER_TLS=false) reads the same file but for that one key, which a server
+    // without TLS settings cannot start with.
+    const plain = plainDynamicConfig(text);
+    const withoutRingpopTls: Record<string, unknown> = { ...dynamicConfig };
+    delete withoutRingpopTls[RINGPOP_TLS_KEY];
+    expect(parse(plain)).toEqual(withoutRingpopTls);
+    expect(plain).not.toContain(RINGPOP_TLS_KEY);
+    expect(plain).toContain('# SQL stores keep workflow ids in 255-character columns');
   });
 
   it('when the schema is set up, then by the same script with the same environment, but for where things are', () => {
@@ -160,6 +280,7 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
       namespace: serviceDefaults.temporal.namespace,
       retentionDays: serviceDefaults.temporal.retentionDays,
       cliDir: '/tools',
+      tls: clientTls(TLS_MOUNT, 'operator'),
     });
     const composed = job.environment!;
     expect(pick(env, keys(composed, WHERE.namespaceJob))).toEqual(pick(composed, keys(composed, WHERE.namespaceJob)));
@@ -173,6 +294,7 @@ describe('npm run cluster and docker-compose.temporal.yml: one configuration', (
       uiPort: 8233,
       namespace: serviceDefaults.temporal.namespace,
       apiPort: serviceDefaults.api.port,
+      tls: clientTls(TLS_MOUNT, 'operator'),
     });
     expect(pick(env, keys(composed, WHERE.ui))).toEqual(pick(composed, keys(composed, WHERE.ui)));
     // The image listens on its own 8080, published at UI_PORT; the cluster's UI listens at TEMPORAL_UI_PORT.

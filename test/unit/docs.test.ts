@@ -289,6 +289,8 @@ describe('the docs as a whole', () => {
     'TEMPORAL_FRONTEND_PORT',
     'AUDIO_DIR',
     'TEMPORAL_NUM_HISTORY_SHARDS',
+    'TEMPORAL_TLS_DIR',
+    'TEMPORAL_FRONTEND_HOSTS',
     'S3_PORT',
     'SCREENSHOTS_DIR',
     'O_NOFOLLOW',

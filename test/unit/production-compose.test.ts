@@ -115,6 +115,7 @@ describe('docker-compose.temporal.yml', () => {
       'temporal',
       'temporal-namespace',
       'temporal-schema',
+      'temporal-tls',
       'temporal-ui',
       'worker',
     ]);
@@ -242,7 +243,11 @@ describe('docker-compose.temporal.yml', () => {
     expect(waits).toEqual({
       postgresql: {},
       'temporal-schema': { postgresql: 'service_healthy' },
-      temporal: { 'temporal-schema': 'service_completed_successfully' },
+      'temporal-tls': {},
+      temporal: {
+        'temporal-schema': 'service_completed_successfully',
+        'temporal-tls': 'service_completed_successfully',
+      },
       'temporal-namespace': { temporal: 'service_healthy' },
       'temporal-ui': { 'temporal-namespace': 'service_completed_successfully' },
       'jobs-database': { postgresql: 'service_healthy' },
