@@ -1,7 +1,8 @@
 import { Context, log } from '@temporalio/activity';
 import type { AudioStore } from '../src/storage/audio-store';
 import { userSpace } from '../src/storage/audio-paths';
-import { USER_ID_SEARCH_ATTRIBUTE, WORKFLOW_TYPE, type ExpireUploadsResult } from '../workflows/contract';
+import { runningJobOwners } from '../src/temporal/running-jobs';
+import type { ExpireUploadsResult } from '../workflows/contract';
 
 export interface ExpireUploadsDependencies {
   audio: Pick<AudioStore, 'expireUploads' | 'layout'>;
@@ -18,12 +19,8 @@ export function createExpireUploads({ audio }: ExpireUploadsDependencies) {
     const context = Context.current();
     const busySpaces = new Set<string>();
     let anyRunning = false;
-    const running = context.client.workflow.list({
-      query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`,
-    });
-    for await (const execution of running) {
+    for await (const { userId } of runningJobOwners(context.client)) {
       anyRunning = true;
-      const userId = execution.typedSearchAttributes.get(USER_ID_SEARCH_ATTRIBUTE);
       if (userId !== undefined) busySpaces.add(userSpace(userId));
     }
     if (audio.layout === 'shared' && anyRunning) {

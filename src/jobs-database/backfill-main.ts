@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config';
 import { loadPayloadCodec } from '../codec/load-payload-codec';
 import { progressBar } from '../cli/progress-line';
+import { createLogger } from '../logger';
 import { connectJobs } from '../temporal/connect-jobs';
 import { backfillJobRecords, type BackfillProgress } from './backfill';
 import { describeJobsDatabase, openJobsDatabase } from './open-jobs-database';
@@ -11,7 +12,7 @@ import { describeJobsDatabase, openJobsDatabase } from './open-jobs-database';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { process: 'api' });
-  const codec = await loadPayloadCodec(config);
+  const codec = await loadPayloadCodec(config, createLogger('backfill', config.logLevel));
   const { client, jobs } = await connectJobs(config, codec);
   const { database } = await openJobsDatabase(config.jobsDatabase, codec);
   const tty = process.stderr.isTTY;

@@ -9,9 +9,15 @@ import {
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayload[] | null | undefined;
+type Failure = temporal.api.failure.v1.IFailure | null | undefined;
 
-/** Decodes the first value of a payload list with the client's data converter (so it goes through any codec). */
-export type PayloadDecoder = (payloads: Payloads) => Promise<unknown>;
+/** Decodes history with the client's data converter (so it goes through the codec). */
+export interface HistoryDecoder {
+  /** The first value of a payload list. */
+  payloads(payloads: Payloads): Promise<unknown>;
+  /** A failure, its message (encrypted in history) included. */
+  failure(failure: Failure): Promise<Error | undefined>;
+}
 
 /**
  * Rebuilds a job's chunk states from its event history: for jobs whose workflow cannot be asked (terminated,
@@ -20,12 +26,12 @@ export type PayloadDecoder = (payloads: Payloads) => Promise<unknown>;
  */
 export async function jobStateFromHistory(
   events: HistoryEvent[],
-  decode: PayloadDecoder,
+  decode: HistoryDecoder,
   unfinishedReason?: string,
 ): Promise<{ userId: string; chunks: ChunkState[] }> {
   const started = events[0]?.workflowExecutionStartedEventAttributes;
   if (!started) throw new Error('history does not begin with the workflow start');
-  const input = (await decode(started.input?.payloads)) as TranscriptionJobInput;
+  const input = (await decode.payloads(started.input?.payloads)) as TranscriptionJobInput;
   const chunks = initialChunkStates(input.audioChunkPaths);
   const scheduled = new Map<string, ChunkState>();
   const chunkFor = (scheduledEventId: unknown): ChunkState | undefined => scheduled.get(String(scheduledEventId));
@@ -43,7 +49,7 @@ export async function jobStateFromHistory(
       const attributes = event.activityTaskCompletedEventAttributes;
       const chunk = chunkFor(attributes.scheduledEventId);
       if (!chunk) continue;
-      const result = (await decode(attributes.result?.payloads)) as TranscribeChunkResult;
+      const result = (await decode.payloads(attributes.result?.payloads)) as TranscribeChunkResult;
       Object.assign(chunk, {
         status: 'completed',
         transcript: result.transcript,
@@ -60,8 +66,9 @@ export async function jobStateFromHistory(
         event.activityTaskCanceledEventAttributes;
       const chunk = ended ? chunkFor(ended.scheduledEventId) : undefined;
       if (!chunk || !ended) continue;
-      const failure = 'failure' in ended ? ended.failure : undefined;
-      const message = failure?.cause?.message || failure?.message || 'canceled';
+      const failure = 'failure' in ended ? await decode.failure(ended.failure) : undefined;
+      const cause = failure?.cause instanceof Error ? failure.cause : undefined;
+      const message = cause?.message || failure?.message || 'canceled';
       Object.assign(chunk, { status: 'failed', error: message });
     }
   }

@@ -8,7 +8,10 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import {
+  decodeArrayFromPayloads,
+  decodeOptionalFailureToOptionalError,
+} from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import {
   JOB_FAILED_ERROR,
@@ -147,7 +150,7 @@ export class TranscriptionJobs {
 
     if (description.status.name === 'RUNNING') {
       const state = (await this.liveState(handle)) ?? (await this.stateFromHistory(handle));
-      const chunks = withPendingActivities(state.chunks, pendingChunkActivities(description));
+      const chunks = withPendingActivities(state.chunks, await this.pendingChunkActivities(description));
       return transcriptResult({ ...record, userId: state.userId, chunks, jobStatus: 'in_progress' });
     }
     if (description.status.name === 'COMPLETED') {
@@ -250,25 +253,34 @@ export class TranscriptionJobs {
     const converter = this.client.options.loadedDataConverter;
     return jobStateFromHistory(
       history.events ?? [],
-      async (payloads) => (await decodeArrayFromPayloads(converter, payloads))[0],
+      {
+        payloads: async (payloads) => (await decodeArrayFromPayloads(converter, payloads))[0],
+        failure: (failure) => decodeOptionalFailureToOptionalError(converter, failure),
+      },
       unfinishedReason,
     );
   }
-}
 
-function pendingChunkActivities(description: WorkflowExecutionDescription): PendingChunkActivity[] {
-  return (description.raw.pendingActivities ?? []).flatMap((activity) => {
-    const index = chunkIndexOf(activity.activityId);
-    if (index === undefined) return [];
-    return [
-      {
-        index,
-        started:
-          activity.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED ||
-          activity.state === PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED,
-        attempt: activity.attempt ?? 1,
-        lastFailure: activity.lastFailure?.message || null,
-      },
-    ];
-  });
+  /** The chunks Temporal is running or retrying, each with its last failure's message decrypted. */
+  private async pendingChunkActivities(description: WorkflowExecutionDescription): Promise<PendingChunkActivity[]> {
+    const converter = this.client.options.loadedDataConverter;
+    const pending = await Promise.all(
+      (description.raw.pendingActivities ?? []).map(async (activity) => {
+        const index = chunkIndexOf(activity.activityId);
+        if (index === undefined) return [];
+        const lastFailure = await decodeOptionalFailureToOptionalError(converter, activity.lastFailure);
+        return [
+          {
+            index,
+            started:
+              activity.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED ||
+              activity.state === PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED,
+            attempt: activity.attempt ?? 1,
+            lastFailure: lastFailure?.message || null,
+          },
+        ];
+      }),
+    );
+    return pending.flat();
+  }
 }

@@ -1,13 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { USER_ID_SEARCH_ATTRIBUTE, WORKFLOW_TYPE } from '../../workflows/contract';
 import type { AdmissionSignals } from '../jobs/job-admission';
+import { runningJobOwners } from './running-jobs';
 
 /**
- * What admission weighs, read from Temporal: running jobs per user from visibility (a moment behind the
- * executions), and the chunks waiting on the task queue for a worker.
+ * What admission weighs that Temporal knows: running jobs per user from visibility (a moment behind the
+ * executions), and the chunks waiting on the task queue for a worker. Each user's chunks come from the jobs database.
  */
-export class TemporalAdmissionSignals implements AdmissionSignals {
+export class TemporalAdmissionSignals implements Pick<AdmissionSignals, 'jobsInFlightByUser' | 'chunkBacklog'> {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
@@ -15,15 +15,10 @@ export class TemporalAdmissionSignals implements AdmissionSignals {
 
   async jobsInFlightByUser(): Promise<Map<string, ReadonlySet<string>>> {
     const jobs = new Map<string, Set<string>>();
-    const running = this.client.workflow.list({
-      query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`,
-      pageSize: 1000,
-    });
-    for await (const execution of running) {
-      const userId = execution.typedSearchAttributes.get(USER_ID_SEARCH_ATTRIBUTE);
+    for await (const { jobId, userId } of runningJobOwners(this.client)) {
       if (userId === undefined) continue;
       const ids = jobs.get(userId) ?? new Set<string>();
-      ids.add(execution.workflowId);
+      ids.add(jobId);
       jobs.set(userId, ids);
     }
     return jobs;

@@ -5,6 +5,7 @@ import { AsrClient } from '../asr/asr-client';
 import { CallbackSender } from '../callbacks/callback-sender';
 import { CallbackUrlPolicy } from '../callbacks/callback-url-policy';
 import type { AsrCallSlots } from '../asr/asr-call-slots';
+import { serviceDataConverter } from '../codec/data-converter';
 import type { Config } from '../config/config';
 import type { JobsDatabase } from '../jobs-database/jobs-database';
 import { TranscriptionJobs } from '../jobs/transcription-jobs';
@@ -21,7 +22,10 @@ export async function createTranscriptionWorkers(options: {
   config: Config;
   asrUrl: string;
   workflowBundle: WorkflowBundleOption;
-  /** Encrypts what the worker writes to Temporal (chunk transcripts, the stitched transcript) and decrypts what it reads. */
+  /**
+   * Encrypts what the worker writes to Temporal (chunk transcripts, the stitched transcript, failure messages) and
+   * decrypts what it reads. The workflow bundle must be built with the same failure converter (`npm run build`).
+   */
   codec: PayloadCodec;
   /** How many chunks (ASR calls) this worker runs at once: its share of the fleet's limit. */
   asrSlots: AsrCallSlots;
@@ -57,7 +61,7 @@ export async function createTranscriptionWorkers(options: {
     identity: options.identity,
     // The SDK's default of 0 would cancel every chunk under way the moment the worker is asked to stop.
     shutdownGraceTime: config.worker.shutdownGraceMs,
-    dataConverter: { payloadCodecs: [options.codec] },
+    dataConverter: serviceDataConverter(options.codec),
   };
   const callbackWorker = Worker.create({
     ...common,

@@ -61,7 +61,7 @@ async function prepareTemporal(
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { process: 'worker' });
   const logger = createLogger('worker', config.logLevel);
-  const codec = await loadPayloadCodec(config);
+  const codec = await loadPayloadCodec(config, logger);
   installRuntime(config, logger);
 
   const { temporal } = config;

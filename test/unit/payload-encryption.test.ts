@@ -1,14 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Koa from 'koa';
 import { DefaultPayloadConverter, type Payload } from '@temporalio/common';
 import request from 'supertest';
-import { AesGcmPayloadCodec, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/codec/aes-gcm-payload-codec';
+import {
+  AesGcmPayloadCodec,
+  KEY_ID_METADATA,
+  PayloadDecryptionError,
+  UnencryptedPayloadError,
+} from '../../src/codec/aes-gcm-payload-codec';
 import { generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-keys';
 import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
-import { AuthenticationError } from '../../src/auth/auth-errors';
 import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
 import { createCodecRouter } from '../../src/api/routes/codec-routes';
 import { CodecSessions } from '../../src/api/codec-sessions';
-import { HttpError } from '../../src/api/http-error';
+import { CodecSessionRevocations } from '../../src/jobs-database/codec-session-revocations';
+import { migrate } from '../../src/jobs-database/migrations';
+import { openSqlite } from '../../src/jobs-database/sqlite-connection';
+import { answerErrors } from '../support/codec-app';
 
 const converter = new DefaultPayloadConverter();
 const TRANSCRIPT = { transcript: 'the quarterly numbers are confidential', attempt: 1 };
@@ -66,9 +76,9 @@ describe('AesGcmPayloadCodec', () => {
     await expect(codec.decode([forged])).rejects.toThrow('payload encrypted with unknown key (not a key id)');
   });
 
-  it('when a payload was never encrypted, then decoding passes it through', async () => {
+  it('when a payload was never encrypted, then decoding refuses it', async () => {
     const plain = converter.toPayload(TRANSCRIPT);
-    expect(await codec.decode([plain])).toEqual([plain]);
+    await expect(codec.decode([plain])).rejects.toThrow(UnencryptedPayloadError);
   });
 
   it.each([
@@ -95,21 +105,19 @@ describe('codec endpoint', () => {
   const USER_KEY = 'alice-key-0123456789abcdef';
   const codec = new AesGcmPayloadCodec(parseEncryptionKeys(generateEncryptionKey('k1')));
   let now = Date.now();
-  const sessions = new CodecSessions(codec.deriveKey('codec-session-v1'), () => now);
   const authenticator = new BearerAuthenticator({
     apiKeys: new ApiKeyStore(parseApiKeyList(`${OPS_KEY}:ops:operator,${USER_KEY}:alice:user`)),
   });
-  const app = new Koa();
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const error =
-        err instanceof AuthenticationError ? new HttpError(401, 'unauthenticated', err.message) : (err as HttpError);
-      ctx.status = error.status;
-      ctx.body = { error: { code: error.code, message: error.message, details: error.details } };
-    }
+  const revocationsDb = openSqlite(path.join(mkdtempSync(path.join(os.tmpdir(), 'codec-endpoint-')), 'jobs.sqlite'));
+  const sessions = new CodecSessions(codec.deriveKey('codec-session-v1'), {
+    credentials: authenticator,
+    revocations: new CodecSessionRevocations(revocationsDb),
+    now: () => now,
   });
+  beforeAll(() => migrate(revocationsDb));
+  afterAll(() => revocationsDb.close());
+  const app = new Koa();
+  app.use(answerErrors);
   app.use(
     createCodecRouter({
       codec,

@@ -14,7 +14,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createActivities, type ActivityDependencies } from '../../activities';
 import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
-import { sqliteTestDatabase, type TestJobsDatabase } from '../support/jobs-databases';
+import { FAILURE_CONVERTER_PATH, serviceDataConverter } from '../../src/codec/data-converter';
+import { sqliteTestDatabase, testCodec, type TestJobsDatabase } from '../support/jobs-databases';
 import { AsrRejectedError, AsrUnavailableError } from '../../src/asr/asr-errors';
 import { localAudioStore } from '../support/audio-stores';
 import type { TranscriptionWorkflow } from '../../workflows';
@@ -31,6 +32,8 @@ import { testServerExecutable } from '../support/temporal-binaries';
 import { tempDir, writeChunk } from '../support/temp-dir';
 
 describe('TranscriptionWorkflow (time-skipping)', () => {
+  // As in the service: payloads encrypted, failure messages too, so the workflow is tested reading them that way.
+  const dataConverter = serviceDataConverter(testCodec());
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let audioRoot: string;
@@ -42,9 +45,13 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
 
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() } });
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: testServerExecutable() },
+      client: { dataConverter },
+    });
     bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: new DefaultLogger('WARN'),
     });
     audioRoot = path.join(await tempDir('workflow'), 'audio');
@@ -90,6 +97,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: bundle,
+      dataConverter,
       activities: createActivities({
         asr: transcriber,
         audio: localAudioStore(audioRoot, { maxChunkBytes: 2048 }),
