@@ -1,17 +1,16 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/process/free-port';
-import { stopChild } from '../src/process/process-lifecycle';
 import { startAsrSimulator, type AsrCall, type AsrSimulator } from '../src/asr/asr-simulator';
 import { generateEncryptionKey } from '../src/codec/encryption-keys';
 import { withTranscriptTag } from '../src/asr/simulated-transcript';
 import { userSpace } from '../src/storage/audio-paths';
-import { startDevServer, temporalCliPath, type DevServer } from '../src/temporal/dev-server';
+import { temporalCliPath } from '../src/temporal/dev-server';
+import type { Api } from './bench-api';
+import { BenchArgsError, parseBenchArgs } from './bench-args';
 import {
   latenciesBetween,
   perfAvailable,
@@ -21,20 +20,37 @@ import {
   type OperationLatency,
 } from './profile';
 import { profileReport } from './profile-report';
-import { childPids, sampleProcess, type ProcessSample } from './process-usage';
+import {
+  per1000Chunks,
+  report,
+  systemTotal,
+  type AtRest,
+  type CounterGrowth,
+  type PartCost,
+  type ScenarioResult,
+  type SystemResults,
+} from './report';
+import type { ServerWorkProbe } from './server-work';
 import { arrivalSchedule, summarize, type Summary } from './stats';
-import { wavBytes } from './wav-file';
 import { histogram, lineChart } from './svg-chart';
+import { SYSTEMS, type SystemUnderTest } from './systems';
+import { pidMeters, UsageMeter, type MeterSource, type PartUsage } from './usage-meter';
+import { wavBytes } from './wav-file';
 
 /**
  * `npm run bench`: the service at the load the requirements name, on this machine, measured from outside.
- * Starts the embedded dev server, the ASR simulator at the real model's 5-10 s, one worker and one API (each its
- * own process, as in production), then runs open-loop scenarios over real HTTP and writes docs/benchmark/.
+ * Starts the ASR simulator at the real model's 5-10 s, then each system in turn (the service on the embedded dev
+ * server, BullMQ on Redis, the service on a multi-process Temporal cluster; bench/systems.ts), each with one worker
+ * and one API process as in production, runs open-loop scenarios over real HTTP and writes docs/benchmark/.
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const DIST = path.join(ROOT, 'dist', 'src');
 const OUT = path.join(ROOT, 'docs', 'benchmark');
+/**
+ * How long a system is watched with no load once its scenarios are over, after a pause for the last work to drain:
+ * then rather than right after its start, when a cluster is still taking its shards and loading their queues.
+ */
+const AT_REST = { settleMs: 10_000, measureMs: 20_000, sampleMs: 1000 };
 const USERS = 200;
 const RETRY = { initialMs: 1000, coefficient: 2 };
 
@@ -67,32 +83,6 @@ interface JobRecord {
   createdMs?: number;
   completedMs?: number;
   transcriptionOk?: boolean;
-}
-
-interface ScenarioResult {
-  name: string;
-  description: string;
-  jobs: number;
-  chunks: number;
-  completed: number;
-  failed: number;
-  lost: number;
-  wrongTranscripts: number;
-  asrCalls: number;
-  duplicateAsrCalls: number;
-  jobOverheadMs: Summary;
-  jobOverheadSamplesMs: number[];
-  jobDurationMs: Summary;
-  apiLatencyMs: { post: Summary; get: Summary; search: Summary; getFinished: Summary; searchFinished: Summary };
-  slowestAnswerMs: number;
-  /** Answers other than 200/202, by status (e.g. a 503 when an answer would have taken over 13 s). */
-  refusals: Record<string, number>;
-  peakChunksInFlight: number;
-  peakAsrConcurrency: number;
-  asrConcurrencyLimit: number;
-  processes: Record<string, { cpuSeconds: number; cpuShare: number; peakRssMb: number }>;
-  timeline: { t: number; inFlight: number; asr: number }[];
-  wallSeconds: number;
 }
 
 function scenarios(): Scenario[] {
@@ -149,62 +139,55 @@ function scenarios(): Scenario[] {
   return [steady, burst, failures, kill, search, fleetCap];
 }
 
-interface StartOptions {
-  /** Worker processes sharing the task queue (default 1). */
-  workers?: number;
-  profile?: { metricsPort: number; cpuProfileDir: string };
+const LOAD_GENERATOR = 'load generator';
+/** This process: the load generator and the ASR simulator, measured apart from every system. */
+const loadGenerator: MeterSource = () => pidMeters([process.pid]);
+
+/**
+ * How much each of the server's counters grew since `before` (read at `beforeMs`), read once the server has
+ * published all of the load (PostgreSQL's statistics come up to 10 s late).
+ */
+async function countersSince(
+  probe: ServerWorkProbe,
+  before: Record<string, number>,
+  beforeMs: number,
+): Promise<Record<string, CounterGrowth>> {
+  await sleep(probe.settleMs);
+  const after = await probe.counters();
+  const windowSeconds = (Date.now() - beforeMs) / 1000;
+  return Object.fromEntries(
+    Object.entries(after).map(([name, value]) => [name, { delta: value - (before[name] ?? 0), windowSeconds }]),
+  );
 }
 
-function startProcess(
-  modulePath: string,
-  env: NodeJS.ProcessEnv,
-  execArgv: string[] = [],
-): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
-  const child = fork(modulePath, [], { env, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.on('message', (message: { type?: string } & Record<string, string>) => {
-      if (message.type === 'ready') resolve({ child, ready: message });
-    });
-    child.once('exit', (code) => reject(new Error(`${modulePath} exited before it was ready (${code})`)));
-  });
-}
-
-class Api {
-  readonly samples = {
-    post: [] as number[],
-    get: [] as number[],
-    search: [] as number[],
-    getFinished: [] as number[],
-    searchFinished: [] as number[],
-  };
-  /** Jobs seen completed, by any scenario so far: what the finished-job readers read. */
-  readonly finished: { jobId: string; userId: string }[] = [];
-  slowest = 0;
-  /** Answers other than 200/202, by status. */
-  refusals: Record<string, number> = {};
-
-  constructor(
-    private readonly url: string,
-    private readonly keys: Map<string, string>,
-  ) {}
-
-  async call(kind: keyof Api['samples'], user: string, route: string, body?: unknown) {
-    const started = performance.now();
-    const response = await fetch(`${this.url}${route}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        authorization: `Bearer ${this.keys.get(user)}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await response.json()) as Record<string, unknown>;
-    const elapsed = performance.now() - started;
-    this.samples[kind].push(elapsed);
-    this.slowest = Math.max(this.slowest, elapsed);
-    if (response.status >= 300) this.refusals[response.status] = (this.refusals[response.status] ?? 0) + 1;
-    return { status: response.status, json };
+/**
+ * A system with no load, after its scenarios: CPU per second and memory of each of its processes, and its server's
+ * counters per second, which the per-chunk figures of its scenarios are taken above.
+ */
+async function measureAtRest(system: SystemUnderTest): Promise<AtRest> {
+  await sleep(AT_REST.settleMs);
+  const meter = new UsageMeter(system.parts);
+  const before = await system.serverWork?.counters();
+  const started = Date.now();
+  await meter.sample();
+  while (Date.now() - started < AT_REST.measureMs) {
+    await sleep(AT_REST.sampleMs);
+    await meter.sample();
   }
+  const counters = system.serverWork ? await countersSince(system.serverWork, before ?? {}, started) : {};
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    seconds,
+    processes: Object.fromEntries(
+      Object.entries(meter.usage()).map(([name, usage]) => [
+        name,
+        { cpuPerSecond: usage.cpuSeconds / seconds, peakRssMb: usage.peakMemoryMb },
+      ]),
+    ),
+    counters: Object.fromEntries(
+      Object.entries(counters).map(([name, { delta, windowSeconds }]) => [name, delta / windowSeconds]),
+    ),
+  };
 }
 
 async function runScenario(
@@ -213,7 +196,8 @@ async function runScenario(
     api: Api;
     simulator: AsrSimulator;
     audioRoot: string;
-    pids: Record<string, () => Promise<number[]>>;
+    parts: Record<string, MeterSource>;
+    serverWork: ServerWorkProbe | undefined;
     asrLimit: number;
     filePrefix: string;
     restartWorker: () => Promise<void>;
@@ -236,32 +220,12 @@ async function runScenario(
     jobs.push({ jobId: '', userId, chunkFiles, submittedMs: 0 });
   }
   const callsBefore = simulator.calls().length;
-  // CPU per process is counted per pid from its first to its last sample in the scenario, so a worker that is
-  // killed and replaced contributes what each of its incarnations used (up to the last 250 ms before a kill).
-  const firstCpu = new Map<number, number>();
-  const lastCpu = new Map<number, number>();
-  const pidsByName = new Map<string, Set<number>>();
-  const usage = async () => {
-    const out: Record<string, ProcessSample> = {};
-    for (const [name, pids] of Object.entries(context.pids)) {
-      let rssBytes = 0;
-      for (const pid of await pids()) {
-        const sample = await sampleProcess(pid);
-        if (!sample) continue;
-        rssBytes += sample.rssBytes;
-        if (!firstCpu.has(pid)) firstCpu.set(pid, sampled ? 0 : sample.cpuSeconds);
-        lastCpu.set(pid, sample.cpuSeconds);
-        pidsByName.set(name, (pidsByName.get(name) ?? new Set()).add(pid));
-      }
-      out[name] = { cpuSeconds: 0, rssBytes };
-    }
-    return out;
-  };
-  let sampled = false;
-  await usage();
-  sampled = true;
-  const peakRss: Record<string, number> = {};
+  const meter = new UsageMeter({ ...context.parts, [LOAD_GENERATOR]: loadGenerator });
+  const countersBefore = await context.serverWork?.counters();
+  const countersReadMs = Date.now();
+  await meter.sample();
   const start = Date.now();
+  let meterSampledMs = start;
   const timeline: ScenarioResult['timeline'] = [];
   let done = false;
   const outstandingChunks = () =>
@@ -271,8 +235,11 @@ async function runScenario(
   const sampler = (async () => {
     while (!done) {
       timeline.push({ t: (Date.now() - start) / 1000, inFlight: outstandingChunks(), asr: simulator.inFlight() });
-      const now = await usage();
-      for (const [name, sample] of Object.entries(now)) peakRss[name] = Math.max(peakRss[name] ?? 0, sample.rssBytes);
+      // Processes once a second: reading PostgreSQL's 80 processes costs the load generator a few ms each time.
+      if (Date.now() - meterSampledMs >= 1000) {
+        meterSampledMs = Date.now();
+        await meter.sample();
+      }
       await sleep(250);
     }
   })();
@@ -335,8 +302,15 @@ async function runScenario(
   );
   done = true;
   await Promise.all([sampler, searchers, readers, killer]);
-  await usage();
+  await meter.sample();
   const wallSeconds = (Date.now() - start) / 1000;
+  // The counters first: the describes that count history events are reads of their own.
+  const counters =
+    context.serverWork && (await countersSince(context.serverWork, countersBefore ?? {}, countersReadMs));
+  const serverWork = context.serverWork && {
+    historyEvents: await context.serverWork.historyEvents(jobs.flatMap((job) => (job.jobId ? [job.jobId] : []))),
+    counters: counters ?? {},
+  };
 
   const calls = simulator.calls().slice(callsBefore);
   const byFile = new Map<string, AsrCall[]>();
@@ -359,14 +333,14 @@ async function runScenario(
     );
     overhead.push(duration - critical);
   }
-  const processes: ScenarioResult['processes'] = {};
-  for (const name of Object.keys(context.pids)) {
-    const cpuSeconds = [...(pidsByName.get(name) ?? [])].reduce(
-      (sum, pid) => sum + (lastCpu.get(pid) ?? 0) - (firstCpu.get(pid) ?? 0),
-      0,
-    );
-    processes[name] = { cpuSeconds, cpuShare: cpuSeconds / wallSeconds, peakRssMb: (peakRss[name] ?? 0) / 1024 / 1024 };
-  }
+  const { [LOAD_GENERATOR]: load, ...parts } = meter.usage();
+  const cost = (usage: PartUsage | undefined): PartCost => ({
+    cpuSeconds: usage?.cpuSeconds ?? 0,
+    cpuShare: (usage?.cpuSeconds ?? 0) / wallSeconds,
+    peakRssMb: usage?.peakMemoryMb ?? 0,
+    peakProcesses: usage?.peakProcesses ?? 0,
+  });
+  const processes = Object.fromEntries(Object.entries(parts).map(([name, usage]) => [name, cost(usage)]));
   return {
     name: scenario.name,
     description: scenario.description,
@@ -394,6 +368,8 @@ async function runScenario(
     peakAsrConcurrency: Math.max(0, ...timeline.map((point) => point.asr)),
     asrConcurrencyLimit: context.asrLimit,
     processes,
+    loadGenerator: cost(load),
+    ...(serverWork ? { serverWork } : {}),
     timeline,
     wallSeconds,
   };
@@ -408,250 +384,16 @@ function pair(summary: Summary): string {
   return summary.count ? `${ms(summary.p50)} / ${ms(summary.p99)}` : '–';
 }
 
-function scenarioTable(results: ScenarioResult[]): string[] {
-  return [
-    '| scenario | jobs / chunks | completed / failed / lost | chunks re-sent | peak chunks in flight | peak ASR calls / limit | job duration s p50 / p99 | overhead ms p50 / p95 / p99 | POST ms p50 / p99 | GET ms p50 / p99 | search ms p50 / p99 | GET finished ms p50 / p99 | search completed ms p50 / p99 | slowest answer ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map(
-      (r) =>
-        `| ${r.name} | ${r.jobs} / ${r.chunks} | ${r.completed} / ${r.failed} / ${r.lost} | ${r.duplicateAsrCalls} | ${r.peakChunksInFlight} | ${r.peakAsrConcurrency} / ${r.asrConcurrencyLimit} | ${(r.jobDurationMs.p50 / 1000).toFixed(1)} / ${(r.jobDurationMs.p99 / 1000).toFixed(1)} | ${ms(r.jobOverheadMs.p50)} / ${ms(r.jobOverheadMs.p95)} / ${ms(r.jobOverheadMs.p99)} | ${ms(r.apiLatencyMs.post.p50)} / ${ms(r.apiLatencyMs.post.p99)} | ${ms(r.apiLatencyMs.get.p50)} / ${ms(r.apiLatencyMs.get.p99)} | ${pair(r.apiLatencyMs.search)} | ${pair(r.apiLatencyMs.getFinished)} | ${pair(r.apiLatencyMs.searchFinished)} | ${ms(r.slowestAnswerMs)} |`,
-    ),
-    '',
-    'CPU (share of one core over the scenario) and peak resident memory, per process:',
-    '',
-    '| scenario | processes |',
-    '| --- | --- |',
-    ...results.map(
-      (r) =>
-        `| ${r.name} | ${Object.entries(r.processes)
-          .map(([name, p]) => `${name} ${(p.cpuShare * 100).toFixed(0)}% / ${p.peakRssMb.toFixed(0)} MB`)
-          .join(' · ')} |`,
-    ),
-  ];
-}
-
-function ratio(a: number, b: number): string {
-  return b > 0 ? `${(a / b).toFixed(2)}×` : '–';
-}
-
-function report(
-  systems: Record<string, { durability: string; results: ScenarioResult[] }>,
-  machine: Record<string, unknown>,
-): string {
-  const temporal = systems.temporal?.results ?? [];
-  const bullmq = systems.bullmq?.results ?? [];
-  const cpu = (r: ScenarioResult) => Object.values(r.processes).reduce((sum, p) => sum + p.cpuSeconds, 0);
-  const rss = (r: ScenarioResult) => Object.values(r.processes).reduce((sum, p) => sum + p.peakRssMb, 0);
-  const ratios = temporal.flatMap((t) => {
-    const b = bullmq.find((candidate) => candidate.name === t.name);
-    if (!b) return [];
-    return [
-      `| ${t.name} | ${ratio(t.jobOverheadMs.p50, b.jobOverheadMs.p50)} | ${ratio(t.jobOverheadMs.p99, b.jobOverheadMs.p99)} | ${ratio(t.apiLatencyMs.post.p99, b.apiLatencyMs.post.p99)} | ${ratio(t.apiLatencyMs.get.p99, b.apiLatencyMs.get.p99)} | ${ratio(cpu(t), cpu(b))} | ${ratio(rss(t), rss(b))} |`,
-    ];
-  });
-  return [
-    '# Benchmark: the Temporal service at the required load, side by side with BullMQ',
-    '',
-    `Produced by \`npm run bench\` on ${String(machine.date)}: ${String(machine.cpus)} × ${String(machine.cpuModel)}, ${String(machine.memoryGb)} GiB, Node ${String(machine.node)}. The ASR simulator answers in 5–10 s; each system runs as one worker process (two in fleet-cap) and one API process with the same API keys, request validation and audio checks. Raw figures: [results.json](results.json); what they mean: [analysis.md](analysis.md); where the Temporal side's time goes under the burst: [profile.md](profile.md) (\`npm run bench -- --profile\`).`,
-    '',
-    "**Job overhead** is a job's completion time (its close time minus its start time, as the API reports them) minus its slowest chunk's ASR time as the simulator chose it (plus, when a call failed, the backoff the retry policy prescribes): everything the system adds on top of the model.",
-    '',
-    ...Object.entries(systems).flatMap(([name, system]) => [
-      `## ${name}`,
-      '',
-      `Durability: ${system.durability}.`,
-      '',
-      ...scenarioTable(system.results),
-      '',
-    ]),
-    ...(ratios.length
-      ? [
-          '## Temporal ÷ BullMQ',
-          '',
-          'Below 1× Temporal is lower (better), above 1× BullMQ is. CPU and memory are summed over all processes of each system, the load generator included.',
-          '',
-          '| scenario | overhead p50 | overhead p99 | POST p99 | GET p99 | CPU seconds | peak RSS |',
-          '| --- | --- | --- | --- | --- | --- | --- |',
-          ...ratios,
-          '',
-        ]
-      : []),
-    '## Plots',
-    '',
-    ...Object.entries(systems).flatMap(([name, system]) =>
-      system.results.flatMap((r) => [
-        `### ${name}, ${r.name}`,
-        '',
-        `${r.description}. Answers other than 200/202: ${
-          Object.entries(r.refusals)
-            .map(([status, count]) => `${count} × ${status}`)
-            .join(', ') || 'none'
-        }. ${r.asrCalls} ASR calls; chunks transcribed twice after success: ${r.duplicateAsrCalls}; completed jobs with a wrong transcript: ${r.wrongTranscripts}; wall time ${r.wallSeconds.toFixed(0)} s.`,
-        '',
-        `![chunks in flight](${name}-${r.name}-in-flight.svg) ![job overhead](${name}-${r.name}-overhead.svg)`,
-        '',
-      ]),
-    ),
-    ...RUNNING_IT,
-  ].join('\n');
-}
-
-/** How to reproduce the page, written with it so a regenerated page keeps it. */
-const RUNNING_IT = [
-  '## Running it',
-  '',
-  "`npm run bench` (about 11 minutes) runs the same open-loop scenarios over real HTTP against two systems, one after the other: this service (the embedded dev server, one worker and one API process) and the peer a Node team would build instead, under `bench/bullmq/` (BullMQ on a real Redis from Debian's `redis-server` package, which `scripts/install-redis.sh` installs when missing; a parent job per transcription with a child job per chunk, the same retry policy, the same API checks). It rewrites this page, its plots and [results.json](results.json); [analysis.md](analysis.md) is written by hand and says what the numbers mean. `npm run bench -- burst` runs one scenario.",
-  '',
-  "`npm run bench -- --profile` (about a minute) runs the Temporal side's burst once under profilers and writes [profile.md](profile.md): the dev server's persistence and RPC latencies by operation (from its Prometheus metrics), its on-CPU functions (Linux `perf`, named with `go tool addr2line`; both optional, skipped when missing: `apt-get install linux-perf`), and V8 CPU profiles of the worker and the API.",
-  '',
-  "`npm run bench:upload` measures an upload's throughput and the API's memory while it streams ([../audio.md](../audio.md#measured-an-uploads-throughput-and-the-apis-memory)).",
-  '',
-  '`npm run bench:jobs-db` times the jobs database alone, on SQLite and PostgreSQL ([../jobs-database.md](../jobs-database.md#measured)).',
-];
-
-interface SystemUnderTest {
-  name: string;
-  durability: string;
-  api: Api;
-  /** SIGKILLs the worker and starts a fresh one. */
-  restartWorker(): Promise<void>;
-  pids: Record<string, () => Promise<number[]>>;
-  stop(): Promise<void>;
-}
-
-/**
- * A system's worker and API processes, with the worker restartable: what both systems under test share. `store`
- * names the process that keeps their state and how to find its pids.
- */
-async function startWorkerAndApi(options: {
-  name: string;
-  durability: string;
-  workerPath: string;
-  apiPath: string;
-  env: NodeJS.ProcessEnv;
-  keys: Map<string, string>;
-  store: { name: string; pids: () => Promise<number[]>; stop: () => Promise<void> };
-  /** Folder where the worker and the API each write a V8 CPU profile when they exit (`--profile`). */
-  cpuProfileDir?: string;
-  workers?: number;
-}): Promise<SystemUnderTest> {
-  const profiled = (name: string) =>
-    options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.join(options.cpuProfileDir, name)];
-  const startWorker = () => startProcess(options.workerPath, options.env, profiled('worker'));
-  const workers: { child: ChildProcess }[] = [];
-  for (let index = 0; index < (options.workers ?? 1); index += 1) workers.push(await startWorker());
-  const api = await startProcess(options.apiPath, options.env, profiled('api'));
-  const pidOf = (...children: ChildProcess[]) =>
-    Promise.resolve(children.flatMap((child) => (child.pid ? [child.pid] : [])));
-  return {
-    name: options.name,
-    durability: options.durability,
-    api: new Api(api.ready.url as string, options.keys),
-    restartWorker: async () => {
-      await stopChild((workers[0] as { child: ChildProcess }).child, 'SIGKILL');
-      workers[0] = await startWorker();
-    },
-    pids: {
-      [options.store.name]: options.store.pids,
-      [workers.length > 1 ? 'workers' : 'worker']: () => pidOf(...workers.map((worker) => worker.child)),
-      api: () => pidOf(api.child),
-      'load generator + simulator': () => Promise.resolve([process.pid]),
-    },
-    stop: async () => {
-      await Promise.all([...workers, api].map((process) => stopChild(process.child, 'SIGTERM')));
-      await options.store.stop();
-    },
-  };
-}
-
-async function startTemporal(
-  dir: string,
-  env: NodeJS.ProcessEnv,
-  keys: Map<string, string>,
-  { workers, profile }: StartOptions = {},
-): Promise<SystemUnderTest> {
-  const devServer: DevServer = await startDevServer({
-    toolsDir: path.join(ROOT, '.tools'),
-    dbFilename: path.join(await mkdtemp(path.join(dir, 'temporal-')), 'temporal.sqlite'),
-    port: await freePort(),
-    namespace: 'default',
-    startupTimeoutMs: 120_000,
-    metricsPort: profile?.metricsPort,
-  });
-  return startWorkerAndApi({
-    name: 'temporal',
-    durability:
-      'Temporal dev server on SQLite: journal_mode=WAL, synchronous=NORMAL (a commit is durable against a process crash; the last commits may be lost on power loss)',
-    workerPath: path.join(DIST, 'worker', 'main.js'),
-    apiPath: path.join(DIST, 'api', 'main.js'),
-    env: { ...env, TEMPORAL_ADDRESS: devServer.address },
-    keys,
-    cpuProfileDir: profile?.cpuProfileDir,
-    workers,
-    store: {
-      name: 'dev server',
-      pids: async () => (devServer.pid ? childPids(devServer.pid) : []),
-      stop: () => devServer.stop(),
-    },
-  });
-}
-
-async function startBullmq(
-  dir: string,
-  env: NodeJS.ProcessEnv,
-  keys: Map<string, string>,
-  { workers }: StartOptions = {},
-): Promise<SystemUnderTest> {
-  const port = await freePort();
-  const redisDir = await mkdtemp(path.join(dir, 'redis-'));
-  const redis = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      redisDir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-    ],
-    { stdio: 'ignore' },
-  );
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const reachable = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (reachable) break;
-    await sleep(100);
-  }
-  const bullmqDist = path.join(DIST, '..', 'bench', 'bullmq');
-  return startWorkerAndApi({
-    name: 'bullmq',
-    durability:
-      'BullMQ on Redis 7 (Debian): appendonly yes, appendfsync everysec (up to a second of writes lost on a crash of the machine)',
-    workerPath: path.join(bullmqDist, 'bullmq-worker.js'),
-    apiPath: path.join(bullmqDist, 'bullmq-api.js'),
-    env: { ...env, REDIS_URL: `redis://127.0.0.1:${port}` },
-    keys,
-    workers,
-    store: {
-      name: 'redis',
-      pids: () => Promise.resolve(redis.pid ? [redis.pid] : []),
-      stop: async () => {
-        redis.kill('SIGTERM');
-        await sleep(500);
-      },
-    },
-  });
+/** What each process cost, as the report's per-process table gives it, for the console. */
+function costLine(result: ScenarioResult): string {
+  const cell = (cost: PartCost) =>
+    `${per1000Chunks(cost.cpuSeconds, result.chunks).toFixed(1)} s, ${cost.peakRssMb.toFixed(0)} MB`;
+  const total = systemTotal(result);
+  return `  CPU per 1000 chunks, peak memory: ${Object.entries(result.processes)
+    .map(([name, cost]) => `${name} ${cell(cost)}`)
+    .join(
+      '; ',
+    )}; the system ${cell({ ...total, cpuShare: 0, peakProcesses: 0 })}; load generator ${cell(result.loadGenerator)}\n`;
 }
 
 async function runScenarios(
@@ -667,7 +409,8 @@ async function runScenarios(
     const result = await runScenario(scenario, {
       ...context,
       api: system.api,
-      pids: system.pids,
+      parts: system.parts,
+      serverWork: system.serverWork,
       filePrefix: system.name,
       restartWorker: () => system.restartWorker(),
     });
@@ -675,6 +418,15 @@ async function runScenarios(
     process.stdout.write(
       `  ${result.completed}/${result.jobs} jobs completed, ${result.lost} lost; peak ${result.peakChunksInFlight} chunks in flight, ${result.peakAsrConcurrency} ASR calls; overhead p50 ${ms(result.jobOverheadMs.p50)} ms p99 ${ms(result.jobOverheadMs.p99)} ms; POST p99 ${ms(result.apiLatencyMs.post.p99)} ms, GET p99 ${ms(result.apiLatencyMs.get.p99)} ms; GET finished p99 ${pair(result.apiLatencyMs.getFinished)} ms, search completed p99 ${pair(result.apiLatencyMs.searchFinished)} ms; slowest answer ${ms(result.slowestAnswerMs)} ms\n`,
     );
+    process.stdout.write(costLine(result));
+    if (result.serverWork) {
+      const { historyEvents, counters } = result.serverWork;
+      process.stdout.write(
+        `  server: ${historyEvents} history events; ${Object.entries(counters)
+          .map(([name, { delta, windowSeconds }]) => `${name} ${delta} over ${windowSeconds.toFixed(0)} s`)
+          .join('; ')}\n`,
+      );
+    }
     await sleep(3000);
   }
   return results;
@@ -693,16 +445,20 @@ async function profileBurst(
   const burst = scenarios().filter((scenario) => scenario.name === 'burst');
   const cpuProfileDir = path.join(dir, 'cpu-profiles');
   const metricsPort = await freePort();
-  const system = await startTemporal(dir, env, keys, { profile: { metricsPort, cpuProfileDir } });
+  const temporal = SYSTEMS.find((system) => system.name === 'temporal');
+  if (!temporal) throw new Error('no temporal system to profile');
+  const system = await temporal.start(dir, env, keys, { profile: { metricsPort, cpuProfileDir } });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   let result: ScenarioResult | undefined;
   let devServer: Awaited<ReturnType<ReturnType<typeof startPerf>['stop']>> | undefined;
   let latencies: OperationLatency[] = [];
   try {
-    const [devServerPid] = (await system.pids['dev server']?.()) ?? [];
+    const [devServerMeter] = (await system.parts['dev server']?.()) ?? [];
     const binary = temporalCliPath(path.join(ROOT, '.tools'));
     const perf =
-      perfAvailable() && devServerPid ? startPerf(devServerPid, binary, path.join(dir, 'perf.data')) : undefined;
+      perfAvailable() && devServerMeter
+        ? startPerf(devServerMeter.pid, binary, path.join(dir, 'perf.data'))
+        : undefined;
     const before = await scrapeLatencies(metricsUrl);
     [result] = await runScenarios(system, burst, context);
     latencies = latenciesBetween(before, await scrapeLatencies(metricsUrl));
@@ -710,8 +466,12 @@ async function profileBurst(
   } finally {
     await system.stop();
   }
+  const burstResult = result as ScenarioResult;
   const report = profileReport({
-    result: result as ScenarioResult,
+    result: {
+      ...burstResult,
+      processes: { ...burstResult.processes, 'load generator + simulator': burstResult.loadGenerator },
+    },
     devServer,
     latencies,
     worker: await summarizeCpuProfiles(path.join(cpuProfileDir, 'worker')),
@@ -722,10 +482,24 @@ async function profileBurst(
   process.stdout.write(`report: ${path.relative(ROOT, path.join(OUT, 'profile.md'))}\n`);
 }
 
+/** The systems' runs: scenarios on one worker share a system; each fleet scenario gets a fresh one of its shape. */
+function plannedRuns(selected: Scenario[], asrLimit: number) {
+  return [
+    { scenarios: selected.filter((scenario) => !scenario.fleet), workers: 1, asrLimit },
+    ...selected.flatMap((scenario) =>
+      scenario.fleet
+        ? [{ scenarios: [scenario], workers: scenario.fleet.workers, asrLimit: scenario.fleet.asrLimit }]
+        : [],
+    ),
+  ].filter((run) => run.scenarios.length > 0);
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const profiling = args.includes('--profile');
-  const only = args.filter((arg) => arg !== '--profile');
+  const args = parseBenchArgs(process.argv.slice(2), {
+    systems: SYSTEMS.map((system) => system.name),
+    scenarios: scenarios().map((scenario) => scenario.name),
+  });
+  const out = args.out === undefined ? OUT : path.resolve(args.out);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
   const audioRoot = path.join(dir, 'audio');
   await mkdir(audioRoot, { recursive: true });
@@ -752,30 +526,48 @@ async function main(): Promise<void> {
     RATE_LIMIT_BURST: '200',
   };
   const context = { simulator, audioRoot, asrLimit };
-  const systems: Record<string, { durability: string; results: ScenarioResult[] }> = {};
+  const systems: Record<string, SystemResults> = {};
   try {
-    if (profiling) {
+    if (args.profile) {
       await profileBurst(dir, env, keys, context);
       return;
     }
-    const selected = scenarios().filter((scenario) => only.length === 0 || only.includes(scenario.name));
-    // Scenarios on one worker share a system; each fleet scenario gets a fresh one of its own shape.
-    const runs = [
-      { scenarios: selected.filter((scenario) => !scenario.fleet), workers: 1, asrLimit },
-      ...selected.flatMap((scenario) =>
-        scenario.fleet
-          ? [{ scenarios: [scenario], workers: scenario.fleet.workers, asrLimit: scenario.fleet.asrLimit }]
-          : [],
-      ),
-    ].filter((run) => run.scenarios.length > 0);
-    for (const start of [startTemporal, startBullmq]) {
-      for (const run of runs) {
+    const selected = scenarios().filter(
+      (scenario) => args.scenarios.length === 0 || args.scenarios.includes(scenario.name),
+    );
+    for (const name of args.systems) {
+      const definition = SYSTEMS.find((system) => system.name === name);
+      if (!definition) continue;
+      const skips = definition.skips ?? {};
+      const skipped = Object.fromEntries(
+        Object.entries(skips).filter(([scenario]) => selected.some((s) => s.name === scenario)),
+      );
+      for (const [scenario, why] of Object.entries(skipped))
+        process.stdout.write(`${name} ${scenario}: not run, ${why}\n`);
+      const runs = plannedRuns(
+        selected.filter((scenario) => !(scenario.name in skips)),
+        asrLimit,
+      );
+      for (const [index, run] of runs.entries()) {
         const runEnv = { ...env, ASR_MAX_CONCURRENT_CALLS: String(run.asrLimit) };
-        const system = await start(dir, runEnv, keys, { workers: run.workers });
+        process.stdout.write(`${name}: starting (${run.workers} worker${run.workers > 1 ? 's' : ''})\n`);
+        const system = await definition.start(dir, runEnv, keys, { workers: run.workers });
         try {
-          const results = await runScenarios(system, run.scenarios, { ...context, asrLimit: run.asrLimit });
-          systems[system.name] ??= { durability: system.durability, results: [] };
-          systems[system.name]?.results.push(...results);
+          const entry = (systems[name] ??= { durability: system.durability, skipped, results: [] });
+          entry.results.push(...(await runScenarios(system, run.scenarios, { ...context, asrLimit: run.asrLimit })));
+          if (index === 0) {
+            entry.atRest = await measureAtRest(system);
+            process.stdout.write(
+              `  at rest: ${Object.entries(entry.atRest.processes)
+                .map(
+                  ([part, { cpuPerSecond, peakRssMb }]) =>
+                    `${part} ${(cpuPerSecond * 1000).toFixed(0)} ms/s, ${peakRssMb.toFixed(0)} MB`,
+                )
+                .join('; ')}; ${Object.entries(entry.atRest.counters)
+                .map(([counter, perSecond]) => `${counter} ${perSecond.toFixed(1)}/s`)
+                .join('; ')}\n`,
+            );
+          }
         } finally {
           await system.stop();
         }
@@ -783,10 +575,10 @@ async function main(): Promise<void> {
     }
   } finally {
     await simulator.close();
-    if (profiling) await rm(dir, { recursive: true, force: true });
+    if (args.profile) await rm(dir, { recursive: true, force: true });
   }
 
-  await mkdir(OUT, { recursive: true });
+  await mkdir(out, { recursive: true });
   const machine = {
     date: new Date().toISOString(),
     cpus: os.cpus().length,
@@ -794,11 +586,11 @@ async function main(): Promise<void> {
     memoryGb: Math.round(os.totalmem() / 1024 ** 3),
     node: process.version,
   };
-  await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ machine, systems }, null, 2)}\n`);
+  await writeFile(path.join(out, 'results.json'), `${JSON.stringify({ machine, systems }, null, 2)}\n`);
   for (const [name, system] of Object.entries(systems)) {
     for (const result of system.results) {
       await writeFile(
-        path.join(OUT, `${name}-${result.name}-in-flight.svg`),
+        path.join(out, `${name}-${result.name}-in-flight.svg`),
         lineChart({
           title: `${name}, ${result.name}: chunks in flight`,
           xLabel: 'seconds',
@@ -810,7 +602,7 @@ async function main(): Promise<void> {
         }),
       );
       await writeFile(
-        path.join(OUT, `${name}-${result.name}-overhead.svg`),
+        path.join(out, `${name}-${result.name}-overhead.svg`),
         histogram({
           title: `${name}, ${result.name}: job overhead (ms)`,
           xLabel: 'ms',
@@ -819,12 +611,16 @@ async function main(): Promise<void> {
       );
     }
   }
-  await writeFile(path.join(OUT, 'README.md'), `${report(systems, machine)}\n`);
+  await writeFile(path.join(out, 'README.md'), `${report(systems, machine)}\n`);
   await rm(dir, { recursive: true, force: true });
-  process.stdout.write(`report: ${path.relative(ROOT, path.join(OUT, 'README.md'))}\n`);
+  process.stdout.write(`report: ${path.relative(ROOT, path.join(out, 'README.md'))}\n`);
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof BenchArgsError) {
+    process.stderr.write(`npm run bench: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
