@@ -6,6 +6,9 @@ import { generateEncryptionKey, parseEncryptionKeys } from '../src/codec/encrypt
 import type { JobsDatabase } from '../src/jobs-database/jobs-database';
 import { openJobsDatabase, type JobsDatabaseSettings } from '../src/jobs-database/open-jobs-database';
 import { PageTokens } from '../src/jobs-database/page-token';
+import type { RateLimitBuckets } from '../src/jobs-database/rate-limit-buckets';
+import { createLogger } from '../src/logger';
+import { FleetRateLimiter, ProcessRateLimiter } from '../src/api/rate-limiter';
 import { JobCatalog } from '../src/jobs/job-catalog';
 import { JobNotFoundError, type TranscriptionJobs } from '../src/jobs/transcription-jobs';
 import { startPostgres } from '../src/process/postgres-server';
@@ -35,7 +38,40 @@ function finishedJob(user: number, index: number): TranscriptResult {
   };
 }
 
-async function measure(name: string, database: JobsDatabase): Promise<void> {
+/**
+ * What the fleet-wide rate limit adds to a request: one take from a user's shared bucket, timed one at a time
+ * (the latency a request sees) and 16 at once (what a busy API process sees), against the in-process limiter.
+ */
+async function rateLimitTimings(
+  buckets: RateLimitBuckets,
+): Promise<{ shared: number[]; concurrent: number[]; local: number[] }> {
+  const policy = { perSecond: 20, burst: 40 };
+  const logger = createLogger('bench', 'silent');
+  const fleet = new FleetRateLimiter(buckets, policy, new ProcessRateLimiter(policy), logger);
+  const local = new ProcessRateLimiter(policy);
+  const timed = async (take: () => Promise<unknown>) => {
+    const t = performance.now();
+    await take();
+    return performance.now() - t;
+  };
+  const shared: number[] = [];
+  const inProcess: number[] = [];
+  for (let i = 0; i < READS; i += 1) {
+    shared.push(await timed(() => fleet.take(`user:user-${i % USERS}`)));
+    inProcess.push(await timed(() => local.take(`user:user-${i % USERS}`)));
+  }
+  const concurrent: number[] = [];
+  for (let round = 0; round < READS / 16; round += 1) {
+    concurrent.push(
+      ...(await Promise.all(
+        Array.from({ length: 16 }, (_, i) => timed(() => fleet.take(`user:user-${(round * 16 + i) % USERS}`))),
+      )),
+    );
+  }
+  return { shared, concurrent, local: inProcess };
+}
+
+async function measure(name: string, database: JobsDatabase, buckets: RateLimitBuckets): Promise<void> {
   const started = performance.now();
   for (let user = 0; user < USERS; user += 1) {
     for (let index = 0; index < JOBS_PER_USER; index += 1) await database.recordEnded(finishedJob(user, index));
@@ -53,6 +89,7 @@ async function measure(name: string, database: JobsDatabase): Promise<void> {
     searches.push(performance.now() - t);
   }
   const { notYours, missing } = await ownershipTimings(database);
+  const rate = await rateLimitTimings(buckets);
   const row = (label: string, values: number[]) => {
     const s = summarize(values);
     return `${label} p50 ${s.p50.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms`;
@@ -60,7 +97,8 @@ async function measure(name: string, database: JobsDatabase): Promise<void> {
   process.stdout.write(
     `${name}: ${USERS * JOBS_PER_USER} finished jobs of 6 chunks written at ${writeMs.toFixed(2)} ms each\n` +
       `  ${row('GET of a finished job', gets)}; ${row('search of 20 completed', searches)}\n` +
-      `  refused reads: ${row("someone else's job", notYours)}; ${row('a missing job', missing)}\n`,
+      `  refused reads: ${row("someone else's job", notYours)}; ${row('a missing job', missing)}\n` +
+      `  rate limit per request: ${row('shared, one at a time', rate.shared)}; ${row('shared, 16 at once', rate.concurrent)}; ${row('in-process', rate.local)}\n`,
   );
 }
 
@@ -93,8 +131,8 @@ async function ownershipTimings(database: JobsDatabase): Promise<{ notYours: num
 
 /**
  * `npm run bench:jobs-db`: the jobs database alone, on an idle process: 10 000 finished jobs of 6 chunks (100 users),
- * then 2000 reads of one job and 2000 searches of a page of 20, timed one at a time, on SQLite and on a real
- * PostgreSQL 15 on loopback. What the API adds on top under load is `npm run bench`'s to measure.
+ * then 2000 reads of one job and 2000 searches of a page of 20, timed one at a time, then the ownership check's
+ * refusals and the shared rate limit's cost per request, on SQLite and on a real PostgreSQL 15 on loopback. What the API adds on top under load is `npm run bench`'s to measure.
  */
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-jobs-db-bench-'));
@@ -102,9 +140,9 @@ async function main(): Promise<void> {
   await chmod(dir, 0o711);
   const codec = new AesGcmPayloadCodec(parseEncryptionKeys(generateEncryptionKey('bench')));
   const run = async (name: string, settings: JobsDatabaseSettings) => {
-    const { database } = await openJobsDatabase(settings, codec);
+    const { database, rateLimitBuckets } = await openJobsDatabase(settings, codec);
     try {
-      await measure(name, database);
+      await measure(name, database, rateLimitBuckets);
     } finally {
       await database.close();
     }

@@ -11,15 +11,13 @@ import type { ApiMetrics } from './api-metrics';
 import type { ApiState } from './api-state';
 import { ANSWER_WITHIN_MS } from './deadlines';
 import { HealthCheck } from './health-check';
-
-/** How long one health check answers `/healthz`: load balancers poll every few seconds, often many at once. */
-const HEALTH_MAX_AGE_MS = 2000;
 import {
   answerInTime,
   assignRequestId,
   authenticateCaller,
   describeUnrouted,
   limitRate,
+  limitUnauthenticatedByAddress,
   logRequests,
   onlyMethods,
   rejectOversizedUrls,
@@ -34,19 +32,30 @@ import { createDocsRouter } from './routes/docs-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { createPublicRouter, registerMetricsRoute } from './routes/service-routes';
 
+/** How long one health check answers `/healthz`: load balancers poll every few seconds, often many at once. */
+const HEALTH_MAX_AGE_MS = 2000;
+
 export interface AppDependencies {
   jobs: Pick<JobCatalog, 'readableBy' | 'get' | 'search' | 'delete' | 'healthChecks' | 'waitForEnd' | 'cancel'>;
   submission: Pick<JobSubmission, 'submit' | 'retry'>;
   audio: Pick<AudioStore, 'upload' | 'presignUpload' | 'list' | 'details' | 'remove'>;
   /** Proves who is calling from the `Authorization` header; absent only when authentication is off. */
   authenticate: ((authorization: string | undefined) => Principal) | undefined;
+  /** Each user's requests, shared by the fleet. */
   rateLimiter: Pick<RateLimiter, 'take'>;
+  /** Each client address's requests that prove no one, before authentication. */
+  addressRateLimiter: RateLimiter;
   /** The codec endpoint for the Web UI, when payloads are encrypted. */
   codec?: { router: Router; payloadsSchema: z.ZodType };
   limits: { maxChunksPerJob: number; maxBodyBytes: number; maxChunkBytes: number };
   /** Which callback URLs jobs may name. */
   callbackPolicy: Pick<CallbackUrlPolicy, 'refusal'>;
   logger: Logger;
+  /**
+   * Whether a proxy in front says who the client is and whether it came over TLS (X-Forwarded-For and -Proto):
+   * only when every request comes through that proxy, or clients could claim any address.
+   */
+  trustProxy?: boolean;
   /**
    * Runs a request's Temporal calls under one deadline, so every answer comes back in time; a long-poll's wait
    * (`extraMs`) comes on top.
@@ -60,7 +69,7 @@ export interface AppDependencies {
 
 /** The HTTP API: the middleware every request goes through, then the routers. Never listens: `main.ts` does. */
 export function createApp(deps: AppDependencies): Koa<ApiState> {
-  const app = new Koa<ApiState>();
+  const app = new Koa<ApiState>({ proxy: deps.trustProxy ?? false });
   app.use(deps.metrics.middleware());
   app.use(assignRequestId(deps.logger));
   app.use(logRequests);
@@ -69,6 +78,7 @@ export function createApp(deps: AppDependencies): Koa<ApiState> {
   app.use(onlyMethods('/transcript/search', ['HEAD', 'GET']));
   app.use(onlyMethods('/audio/uploads', ['POST']));
   app.use(rejectOversizedUrls);
+  app.use(limitUnauthenticatedByAddress(deps.addressRateLimiter));
   app.use(answerInTime(deps.answerWithinMs ?? ANSWER_WITHIN_MS, deps.withinDeadline));
   for (const router of routers(deps)) {
     app.use(router.routes());

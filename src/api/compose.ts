@@ -16,7 +16,7 @@ import { ApiMetrics } from './api-metrics';
 import { createApp } from './app';
 import { CodecSessions } from './codec-sessions';
 import { TEMPORAL_BUDGET_MS, UPLOAD_WITHIN_MS } from './deadlines';
-import { RateLimiter } from './rate-limiter';
+import { FleetRateLimiter, ProcessRateLimiter, type RatePolicy } from './rate-limiter';
 import { createCodecRouter, codecPayloadsSchema } from './routes/codec-routes';
 import { continueUnlessTooLarge } from './upload-body';
 
@@ -28,32 +28,52 @@ export async function createApiServer(
   config: Config,
   logger: Logger,
 ): Promise<{ server: Server; client: Client; close: () => Promise<void> }> {
-  const authenticate = await createAuthenticator(config);
+  const authenticator = await createAuthenticator(config);
+  const authenticate = authenticator && ((header: string | undefined) => authenticator.authenticate(header));
   if (!authenticate) {
     logger.warn(
       { host: config.api.host },
       'AUTHENTICATION IS OFF (AUTH_METHODS=none): anyone who can reach this loopback address can read every job',
     );
   }
-  const codec = await loadPayloadCodec(config);
+  const codec = await loadPayloadCodec(config, logger);
   const { client, jobs } = await connectJobs(config, codec);
-  const { database: records, pageTokens } = await openJobsDatabase(config.jobsDatabase, codec);
+  const {
+    database: records,
+    pageTokens,
+    sessionRevocations,
+    rateLimitBuckets,
+  } = await openJobsDatabase(config.jobsDatabase, codec);
+  const fleetLimiter = (policy: RatePolicy) =>
+    new FleetRateLimiter(rateLimitBuckets, policy, new ProcessRateLimiter(policy), logger);
   const audio = createAudioStore(config.audio);
-  const admission = new JobAdmission(new TemporalAdmissionSignals(client, config.temporal.taskQueue), {
-    jobsInFlightPerUser: config.limits.jobsInFlightPerUser,
-    asrBacklogLimit: config.limits.asrBacklog,
-  });
+  const temporalSignals = new TemporalAdmissionSignals(client, config.temporal.taskQueue);
+  const admission = new JobAdmission(
+    {
+      jobsInFlightByUser: () => temporalSignals.jobsInFlightByUser(),
+      chunkBacklog: () => temporalSignals.chunkBacklog(),
+      chunksInFlightByUser: () => records.chunksInFlightByUser(),
+    },
+    { jobsInFlightPerUser: config.limits.jobsInFlightPerUser, asrBacklogLimit: config.limits.asrBacklog },
+  );
   const app = createApp({
     jobs: new JobCatalog({ records, pageTokens, temporal: jobs }),
     submission: new JobSubmission({ jobs, audio, admission, records, jobIdKey: codec.deriveKey('job-id-v1') }),
     audio,
     authenticate,
-    rateLimiter: new RateLimiter({ perSecond: config.limits.ratePerSecond, burst: config.limits.rateBurst }),
+    rateLimiter: fleetLimiter({ perSecond: config.limits.ratePerSecond, burst: config.limits.rateBurst }),
+    addressRateLimiter: fleetLimiter({
+      perSecond: config.limits.addressRatePerSecond,
+      burst: config.limits.addressRateBurst,
+    }),
     codec: {
       router: createCodecRouter({
-        codec,
+        codec: codec.passingUnencrypted(),
         authenticate,
-        sessions: new CodecSessions(codec.deriveKey('codec-session-v1')),
+        sessions: new CodecSessions(codec.deriveKey('codec-session-v1'), {
+          credentials: authenticator,
+          revocations: sessionRevocations,
+        }),
         allowedOrigins: config.api.codecCorsOrigins,
       }),
       payloadsSchema: codecPayloadsSchema,
@@ -67,6 +87,7 @@ export async function createApiServer(
       signingSecret: config.callbacks.signingSecret,
     }),
     logger,
+    trustProxy: config.api.trustProxy,
     metrics: new ApiMetrics(),
     withinDeadline: (fn, extraMs) => client.withDeadline(Date.now() + TEMPORAL_BUDGET_MS + extraMs, fn),
   });

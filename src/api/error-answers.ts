@@ -2,7 +2,7 @@ import { isGrpcServiceError } from '@temporalio/client';
 import { AuthenticationError, wwwAuthenticate } from '../auth/auth-errors';
 import { ChunkFilesRejectedError } from '../jobs/chunk-files';
 import { IdempotencyConflictError } from '../jobs/idempotency';
-import { AsrBacklogFullError, TooManyJobsInFlightError } from '../jobs/job-admission';
+import { AsrBacklogFullError, AsrShareUsedError, TooManyJobsInFlightError } from '../jobs/job-admission';
 import { JobNotFailedError } from '../jobs/retry-plan';
 import { InvalidPageTokenError } from '../jobs-database/page-token';
 import { JobNotFoundError } from '../jobs/transcription-jobs';
@@ -61,6 +61,9 @@ function domainAnswer(err: unknown): HttpError | undefined {
   }
   if (err instanceof TooManyJobsInFlightError) {
     return new HttpError(429, 'too_many_jobs', err.message, { limit: err.limit }, retryAfter(err.retryAfterSeconds));
+  }
+  if (err instanceof AsrShareUsedError) {
+    return new HttpError(429, 'asr_share_used', err.message, { share: err.share }, retryAfter(err.retryAfterSeconds));
   }
   if (err instanceof AsrBacklogFullError) {
     return new HttpError(503, 'backlog_full', err.message, null, retryAfter(err.retryAfterSeconds));

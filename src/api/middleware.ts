@@ -6,7 +6,7 @@ import type { ApiState } from './api-state';
 import { UPLOAD_WITHIN_MS } from './deadlines';
 import { isServiceFault, toHttpError } from './error-answers';
 import { HttpError } from './http-error';
-import type { RateLimiter } from './rate-limiter';
+import type { RateDecision, RateLimiter } from './rate-limiter';
 import { getJobSchema } from './request-schemas';
 
 /** A client's request id is kept if it is short and plain, so it cannot forge log lines or bloat them. */
@@ -163,12 +163,38 @@ export function authenticateCaller(
 export function limitRate(rateLimiter: Pick<RateLimiter, 'take'>): Middleware<ApiState> {
   return async (ctx, next) => {
     const { caller } = ctx.state;
-    const decision = rateLimiter.take(caller.authenticated ? `user:${caller.principal.userId}` : `ip:${ctx.ip}`);
-    if (!decision.allowed) {
-      throw new HttpError(429, 'rate_limited', 'too many requests; slow down', null, {
-        'Retry-After': String(Math.ceil(decision.retryAfterMs / 1000)),
-      });
-    }
+    // Without authentication (loopback only) each address is a user; its key differs from the address limit's.
+    refuseWhenLimited(
+      await rateLimiter.take(caller.authenticated ? `user:${caller.principal.userId}` : `anonymous:${ctx.ip}`),
+    );
     await next();
   };
+}
+
+/**
+ * Requests that prove no one, per client address, before anything else is done for them: those without
+ * credentials (the public routes, the codec sign-in) spend from the address's allowance as they arrive; those with
+ * credentials that turn out not to be valid spend once they fail, so guessing keys costs too. An address that has
+ * spent it gets 429 before its credentials are even looked at. Authenticated requests spend from their user's
+ * allowance instead (see {@link limitRate}).
+ */
+export function limitUnauthenticatedByAddress(rateLimiter: RateLimiter): Middleware<ApiState> {
+  return async (ctx, next) => {
+    const key = `ip:${ctx.ip}`;
+    const carriesCredentials = ctx.get('authorization') !== '';
+    refuseWhenLimited(await (carriesCredentials ? rateLimiter.peek(key) : rateLimiter.take(key)));
+    try {
+      await next();
+    } finally {
+      // No caller was set: the credentials were refused before any route could use them.
+      if (carriesCredentials && (ctx.state as Partial<ApiState>).caller === undefined) await rateLimiter.take(key);
+    }
+  };
+}
+
+function refuseWhenLimited(decision: RateDecision): void {
+  if (decision.allowed) return;
+  throw new HttpError(429, 'rate_limited', 'too many requests; slow down', null, {
+    'Retry-After': String(Math.ceil(decision.retryAfterMs / 1000)),
+  });
 }

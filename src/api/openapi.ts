@@ -22,6 +22,7 @@ import {
   retryJobSchema,
   searchJobsSchema,
   submitJobSchema,
+  userIdSchema,
 } from './request-schemas';
 import { signingKeyQuerySchema, signingKeyResponseSchema } from './routes/callback-routes';
 
@@ -59,7 +60,11 @@ const ERROR_RESPONSES: Record<string, { description: string; headers?: Record<st
   '413': { description: 'The body, or an audio file it names, is too large.' },
   '414': { description: 'The URL is longer than 2048 characters.' },
   '415': { description: 'The body is not of a type this operation takes, or an audio file is not a supported format.' },
-  '429': { description: "The caller's request rate or jobs in flight are over the limit.", headers: RETRY_AFTER },
+  '429': {
+    description:
+      "The caller's request rate or jobs in flight are over the limit, or their running jobs hold their share of a busy ASR backlog.",
+    headers: RETRY_AFTER,
+  },
   '503': { description: 'Temporal did not answer in time, or the ASR backlog is full.', headers: RETRY_AFTER },
 };
 
@@ -69,9 +74,12 @@ function errors(...statuses: (keyof typeof ERROR_RESPONSES)[]) {
   );
 }
 
-/** What any request may get before it reaches a route: Node's own 431 has no body. */
+/**
+ * What any request may get before it reaches a route: Node's own 431 has no body, and a 429 when the client's
+ * address has spent its allowance of requests without valid credentials.
+ */
 const TRANSPORT_LIMITS = {
-  ...errors('414'),
+  ...errors('414', '429'),
   '431': { description: 'The request line and headers are larger than MAX_HEADER_BYTES.' },
 };
 
@@ -469,6 +477,30 @@ function codecPaths(codecPayloads: z.ZodType): Record<string, unknown> {
         ...errors('413', '415'),
         ...TRANSPORT_LIMITS,
       },
+    },
+    delete: {
+      operationId: 'codecSignOut',
+      summary: "Sign this browser out: its session stops working in every API process (the cookie's copy too)",
+      security: [],
+      responses: { '204': { description: 'Signed out, or there was no session.' }, ...TRANSPORT_LIMITS },
+    },
+  };
+  paths['/codec/session/sign-out'] = {
+    post: {
+      operationId: 'codecSignOutForm',
+      summary: 'The sign-out button of the signed-in page: as `DELETE /codec/session`, answered with a page',
+      security: [],
+      responses: { '200': { description: 'Signed out.', content: html }, ...TRANSPORT_LIMITS },
+    },
+  };
+  paths['/codec/sessions/{userId}'] = {
+    delete: {
+      operationId: 'revokeCodecSessions',
+      summary: 'End every codec session a user holds now, in every API process (a lost laptop, a leaked cookie)',
+      description:
+        'Operators only, by bearer credentials (never by a session cookie). Sessions opened afterwards work.',
+      parameters: [{ name: 'userId', in: 'path', required: true, schema: schemaOf(userIdSchema, 'input') }],
+      responses: authenticated({ '204': { description: 'Revoked.' }, ...errors('400', '403') }),
     },
   };
   return paths;

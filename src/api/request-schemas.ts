@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '../../workflows/contract';
 import { USER_ID_PATTERN } from '../auth/principal';
+import { RUNNING_JOBS_PER_PAGE } from '../jobs/job-catalog';
 import { InvalidAudioPathError, normalizeChunkPath, uploadNameProblem } from '../storage/audio-paths';
 import { invalidRequest, type FieldProblem } from './http-error';
 
@@ -99,7 +100,15 @@ export const searchJobsSchema = z.strictObject({
   jobStatus: z
     .enum(JOB_STATUSES, { message: `must be one of ${JOB_STATUSES.join(', ')}` })
     .meta({ description: "Which of the user's jobs to list." }),
-  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Jobs per page.' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(20)
+    .meta({
+      description: `Jobs per page; a page of \`in_progress\` jobs holds at most ${RUNNING_JOBS_PER_PAGE}, each checked with Temporal.`,
+    }),
   createdAfter: z.iso
     .datetime({ offset: true })
     .optional()

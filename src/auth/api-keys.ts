@@ -35,6 +35,9 @@ function checkUserId(userId: string | undefined, where: string): string {
   if (!userId || !USER_ID_PATTERN.test(userId)) {
     throw new Error(`${where}: user id must be 1-128 letters, digits and . _ @ : - (starting with a letter or digit)`);
   }
+  if (userId.startsWith('jwt:')) {
+    throw new Error(`${where}: user ids starting with jwt: are those proven by a token, never by an API key`);
+  }
   return userId;
 }
 
@@ -90,7 +93,14 @@ export class ApiKeyStore {
 
   /** Who a presented key acts for, or undefined for an unknown key. */
   lookup(presentedKey: string): Principal | undefined {
-    const entry = this.byHash.get(hashApiKey(presentedKey));
-    return entry && { userId: entry.userId, role: entry.role, method: 'api-key' };
+    const hash = hashApiKey(presentedKey);
+    const entry = this.byHash.get(hash);
+    return entry && { userId: entry.userId, role: entry.role, method: 'api-key', credential: { apiKeyHash: hash } };
+  }
+
+  /** Whether the key with this stored hash is still listed, for the same user in the same role. */
+  stillGrants(apiKeyHash: string, userId: string, role: Role): boolean {
+    const entry = this.byHash.get(apiKeyHash);
+    return entry !== undefined && entry.userId === userId && entry.role === role;
   }
 }

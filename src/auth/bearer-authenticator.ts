@@ -25,4 +25,19 @@ export class BearerAuthenticator {
     if (!principal) throw new AuthenticationError('invalid_token', 'invalid credentials');
     return principal;
   }
+
+  /**
+   * Whether the credential that once proved `principal` would still prove it: its API key is still listed for the
+   * same user and role, or its JWT has not expired (and that kind of credential is still accepted).
+   */
+  stillValid(principal: Principal, nowMs = Date.now()): boolean {
+    const { apiKeyHash, expiresAtMs } = principal.credential ?? {};
+    if (principal.method === 'api-key' && apiKeyHash !== undefined) {
+      return this.options.apiKeys?.stillGrants(apiKeyHash, principal.userId, principal.role) ?? false;
+    }
+    if (principal.method === 'jwt' && expiresAtMs !== undefined) {
+      return this.options.jwt !== undefined && expiresAtMs > nowMs;
+    }
+    return false;
+  }
 }

@@ -1,22 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, type Config } from '../config/config';
+import { JWT_ISSUER_ALIAS_PATTERN } from '../config/settings';
 import { ApiKeyStore, parseApiKeyFile, parseApiKeyList } from './api-keys';
 import { BearerAuthenticator } from './bearer-authenticator';
 import { JwtVerifier } from './jwt-verifier';
-import type { Principal } from './principal';
 
 /**
  * Builds the API's authentication from the configuration, reading key files once at start-up. Returns undefined
  * when authentication is off; any missing or bad setting stops the process with a message naming the variable.
  */
-export async function createAuthenticator({
-  auth,
-}: Config): Promise<((authorization: string | undefined) => Principal) | undefined> {
+export async function createAuthenticator({ auth }: Config): Promise<BearerAuthenticator | undefined> {
   if (auth.methods.includes('none')) return undefined;
   const apiKeys = auth.methods.includes('api-key') ? await loadApiKeys(auth) : undefined;
   const jwt = auth.methods.includes('jwt') ? await createJwtVerifier(auth.jwt) : undefined;
-  const authenticator = new BearerAuthenticator({ apiKeys, jwt });
-  return (authorization) => authenticator.authenticate(authorization);
+  return new BearerAuthenticator({ apiKeys, jwt });
 }
 
 async function loadApiKeys(auth: Config['auth']): Promise<ApiKeyStore> {
@@ -50,10 +47,22 @@ async function createJwtVerifier(jwt: Config['auth']['jwt']): Promise<JwtVerifie
       audience: jwt.audience as string,
       userIdClaim: jwt.userIdClaim,
       roleClaim: jwt.roleClaim,
+      userIdPrefix: jwt.plainUserIds ? '' : `jwt:${issuerAlias(jwt)}:`,
     });
   } catch (err) {
     throw new ConfigError([`JWT settings: ${(err as Error).message}`]);
   }
+}
+
+/** The issuer's short name in user ids: `JWT_ISSUER_ALIAS`, or the issuer's host name. */
+function issuerAlias(jwt: Config['auth']['jwt']): string {
+  if (jwt.issuerAlias !== undefined) return jwt.issuerAlias;
+  const issuer = jwt.issuer as string;
+  const alias = (URL.canParse(issuer) ? new URL(issuer).hostname : issuer).toLowerCase();
+  if (!JWT_ISSUER_ALIAS_PATTERN.test(alias)) {
+    throw new ConfigError([`JWT_ISSUER_ALIAS: required, since JWT_ISSUER has no host name to use in user ids`]);
+  }
+  return alias;
 }
 
 function asConfigProblem<T>(variable: string, parse: () => T): T {

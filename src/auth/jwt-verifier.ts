@@ -13,6 +13,11 @@ export interface JwtVerifierOptions {
   audience: string;
   userIdClaim?: string;
   roleClaim?: string;
+  /**
+   * Put before the claim to make the user id (`jwt:<issuer alias>:`), so a token's caller is never the user of an
+   * API key, or of another issuer, that happens to have the same name; empty for the bare claim.
+   */
+  userIdPrefix: string;
   clockToleranceSeconds?: number;
 }
 
@@ -70,12 +75,17 @@ export class JwtVerifier {
       throw invalid(describe(err));
     }
     if (typeof payload.exp !== 'number') throw invalid('token has no expiry');
-    const userId = payload[this.options.userIdClaim ?? 'sub'] as unknown;
-    if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId))
-      throw invalid('token subject is not a valid user id');
+    const claim = payload[this.options.userIdClaim ?? 'sub'] as unknown;
+    const userId = typeof claim === 'string' ? `${this.options.userIdPrefix}${claim}` : undefined;
+    if (userId === undefined || !USER_ID_PATTERN.test(userId)) throw invalid('token subject is not a valid user id');
     const role = payload[this.options.roleClaim ?? 'role'] as unknown;
     const operator = role === 'operator' || (Array.isArray(role) && role.includes('operator'));
-    return { userId, role: operator ? 'operator' : 'user', method: 'jwt' };
+    return {
+      userId,
+      role: operator ? 'operator' : 'user',
+      method: 'jwt',
+      credential: { expiresAtMs: payload.exp * 1000 },
+    };
   }
 
   private keyFor(alg: string, kid: string | undefined): VerificationKey {

@@ -6,6 +6,11 @@ export interface Principal {
   userId: string;
   role: Role;
   method: 'api-key' | 'jwt' | 'session';
+  /**
+   * The credential that proved it, for what is derived from it (a codec session) to end with it: an API key's
+   * stored hash, which removing the key from the key file takes away, and a JWT's expiry.
+   */
+  credential?: { apiKeyHash?: string; expiresAtMs?: number };
 }
 
 /** User ids go into visibility queries and job ids, so they keep to a plain alphabet. */

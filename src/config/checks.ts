@@ -30,6 +30,11 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
       ? `AUTH_METHODS=none: authentication may be off only when the API listens on loopback, and HOST is ${HOST}`
       : undefined,
   ),
+  crossCheck(['AUTH_METHODS', 'JWT_PLAIN_USER_IDS'], ({ AUTH_METHODS, JWT_PLAIN_USER_IDS }) =>
+    JWT_PLAIN_USER_IDS && AUTH_METHODS.includes('api-key') && AUTH_METHODS.includes('jwt')
+      ? "JWT_PLAIN_USER_IDS: refused with AUTH_METHODS including api-key: a token's subject and an API key's user would be one user"
+      : undefined,
+  ),
   // Temporal refuses such a policy only when the first chunk is scheduled, failing every job; refuse it here.
   crossCheck(
     ['CHUNK_RETRY_INITIAL_INTERVAL_MS', 'CHUNK_RETRY_MAX_INTERVAL_MS'],

@@ -144,6 +144,14 @@ export class JobsDatabase {
     return rows.map((row) => row.job_id);
   }
 
+  /** The chunks of each user's jobs in progress, for users that have any: how admission shares the ASR backlog. */
+  async chunksInFlightByUser(): Promise<Map<string, number>> {
+    const rows = await this.sql.query<{ user_id: string; chunks: number | string }>(
+      `SELECT user_id, SUM(chunk_count) AS chunks FROM jobs WHERE job_status = 'in_progress' GROUP BY user_id`,
+    );
+    return new Map(rows.map((row) => [row.user_id, Number(row.chunks)]));
+  }
+
   /** Which of these jobs have a record. */
   async existing(jobIds: readonly string[]): Promise<Set<string>> {
     if (jobIds.length === 0) return new Set();

@@ -38,6 +38,26 @@ export const MIGRATIONS: readonly { version: number; name: string; statements: r
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'revoked codec sessions, shared rate limits',
+    statements: [
+      // A scope is one session (`session:<id>`) or every session of one operator issued until `revoked_ms`
+      // (`user:<id>`); a row is kept until no session it revokes can still be unexpired.
+      `CREATE TABLE codec_session_revocations (
+        scope TEXT PRIMARY KEY,
+        revoked_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+      )`,
+      // One token bucket per rate-limited key (`user:<id>`, `ip:<address>`), shared by every API process.
+      `CREATE TABLE rate_limit_buckets (
+        bucket_key TEXT PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        spent INTEGER NOT NULL,
+        updated_ms BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Brings the schema up to date; safe when several processes start at once. Returns the versions it applied. */

@@ -1,7 +1,9 @@
 import type { AesGcmPayloadCodec } from '../codec/aes-gcm-payload-codec';
+import { CodecSessionRevocations } from './codec-session-revocations';
 import { JobsDatabase } from './jobs-database';
 import { migrate } from './migrations';
 import { PageTokens } from './page-token';
+import { RateLimitBuckets } from './rate-limit-buckets';
 import { openPostgres } from './postgres-connection';
 import { RecordSealer } from './record-sealer';
 import type { SqlConnection } from './sql-connection';
@@ -33,7 +35,12 @@ export function connectJobsDatabase(settings: JobsDatabaseSettings): SqlConnecti
 export async function openJobsDatabase(
   settings: JobsDatabaseSettings,
   codec: AesGcmPayloadCodec,
-): Promise<{ database: JobsDatabase; pageTokens: PageTokens }> {
+): Promise<{
+  database: JobsDatabase;
+  pageTokens: PageTokens;
+  sessionRevocations: CodecSessionRevocations;
+  rateLimitBuckets: RateLimitBuckets;
+}> {
   const sql = connectJobsDatabase(settings);
   try {
     await migrate(sql);
@@ -44,5 +51,7 @@ export async function openJobsDatabase(
   return {
     database: new JobsDatabase(sql, new RecordSealer(codec)),
     pageTokens: new PageTokens(codec.deriveKey('search-page-token-v1')),
+    sessionRevocations: new CodecSessionRevocations(sql),
+    rateLimitBuckets: new RateLimitBuckets(sql),
   };
 }

@@ -17,11 +17,29 @@ export class AsrBacklogFullError extends Error {
   }
 }
 
+/**
+ * The ASR backlog is busy and the user's running jobs already hold their share of it. Answered with 429: the
+ * caller's own jobs are what stands in the way, and other users still get in.
+ */
+export class AsrShareUsedError extends Error {
+  constructor(
+    readonly share: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `the transcription backlog is busy and your running jobs hold your share of it (${share} chunks); try again shortly`,
+    );
+    this.name = 'AsrShareUsedError';
+  }
+}
+
 export interface AdmissionSignals {
   /** The ids of the jobs in progress, by user id, as visibility knows them (a moment behind the executions). */
   jobsInFlightByUser(): Promise<Map<string, ReadonlySet<string>>>;
   /** Chunks scheduled and not yet picked up by a worker. */
   chunkBacklog(): Promise<number>;
+  /** The chunks of each user's running jobs, for users that have any. */
+  chunksInFlightByUser(): Promise<Map<string, number>>;
 }
 
 export interface JobAdmissionOptions {
@@ -42,6 +60,12 @@ const JOB_RETRY_AFTER_SECONDS = 10;
 const BACKLOG_RETRY_AFTER_SECONDS = 15;
 /** How far visibility may trail a job's start: jobs admitted this recently may be missing from a fresh count. */
 const VISIBILITY_LAG_MS = 2000;
+/**
+ * Past this fraction of the ASR backlog limit, the backlog is shared: a user whose running jobs hold more than an
+ * even share of the limit (the limit over the users with chunks in flight, this one included) waits, so that a few
+ * heavy users can fill at most their shares and everyone else still gets in.
+ */
+export const BACKLOG_SHARED_ABOVE = 0.5;
 
 /**
  * A value read from the server at most once per cache window, concurrent readers sharing one read. A value past
@@ -94,9 +118,10 @@ class CachedSignal<T> {
 export class JobAdmission {
   private readonly inFlight: CachedSignal<Map<string, ReadonlySet<string>>>;
   private readonly backlog: CachedSignal<number>;
+  private readonly chunks: CachedSignal<Map<string, number>>;
   private readonly now: () => number;
-  /** The jobs this process let in recently, by user: job id and when. */
-  private readonly admitted = new Map<string, { jobId: string; admittedMs: number }[]>();
+  /** The jobs this process let in recently, by user: job id, its chunks and when. */
+  private readonly admitted = new Map<string, { jobId: string; chunkCount: number; admittedMs: number }[]>();
 
   constructor(
     signals: AdmissionSignals,
@@ -106,19 +131,34 @@ export class JobAdmission {
     const limits = { cacheMs: options.signalCacheMs ?? 1000, maxStaleMs: options.signalMaxStaleMs ?? 5000 };
     this.inFlight = new CachedSignal(() => signals.jobsInFlightByUser(), limits, this.now);
     this.backlog = new CachedSignal(() => signals.chunkBacklog(), limits, this.now);
+    this.chunks = new CachedSignal(() => signals.chunksInFlightByUser(), limits, this.now);
   }
 
-  /** Resolves when the job may start, and counts it against the user's quota; otherwise throws why not. */
-  async admit(userId: string, jobId: string): Promise<void> {
-    const [inFlight, backlog] = await Promise.all([this.inFlight.current(), this.backlog.current()]);
-    if (backlog.value >= this.options.asrBacklogLimit) throw new AsrBacklogFullError(BACKLOG_RETRY_AFTER_SECONDS);
-    const unseenSince = inFlight.readStartedMs - VISIBILITY_LAG_MS;
+  /**
+   * Resolves when the job of `chunkCount` chunks may start, and counts it against the user's quota; otherwise
+   * throws why not.
+   */
+  async admit(userId: string, jobId: string, chunkCount: number): Promise<void> {
+    const [inFlight, backlog, chunks] = await Promise.all([
+      this.inFlight.current(),
+      this.backlog.current(),
+      this.chunks.current(),
+    ]);
+    const limit = this.options.asrBacklogLimit;
+    if (backlog.value >= limit) throw new AsrBacklogFullError(BACKLOG_RETRY_AFTER_SECONDS);
+    const unseenSince = Math.min(inFlight.readStartedMs, chunks.readStartedMs) - VISIBILITY_LAG_MS;
     const recent = (this.admitted.get(userId) ?? []).filter((admission) => admission.admittedMs >= unseenSince);
     const jobs = new Set([...(inFlight.value.get(userId) ?? []), ...recent.map((admission) => admission.jobId)]);
     if (jobs.size >= this.options.jobsInFlightPerUser) {
       throw new TooManyJobsInFlightError(this.options.jobsInFlightPerUser, JOB_RETRY_AFTER_SECONDS);
     }
-    this.admitted.set(userId, [...recent, { jobId, admittedMs: this.now() }]);
+    if (backlog.value >= limit * BACKLOG_SHARED_ABOVE) {
+      // Recent admissions may be counted twice (read and remembered): in doubt, a heavy user waits a moment more.
+      const held = (chunks.value.get(userId) ?? 0) + recent.reduce((sum, admission) => sum + admission.chunkCount, 0);
+      const share = Math.ceil(limit / new Set([...chunks.value.keys(), userId]).size);
+      if (held + chunkCount > share) throw new AsrShareUsedError(share, BACKLOG_RETRY_AFTER_SECONDS);
+    }
+    this.admitted.set(userId, [...recent, { jobId, chunkCount, admittedMs: this.now() }]);
     this.forgetOldAdmissions(unseenSince);
   }
 

@@ -29,6 +29,12 @@ export interface JobCatalogDependencies {
   >;
 }
 
+/**
+ * The most jobs a page of running jobs holds, whatever `limit` asks: each is checked against Temporal (a describe),
+ * so this bounds the work one search causes. Pages of finished jobs cost one database query and take `limit`.
+ */
+export const RUNNING_JOBS_PER_PAGE = 20;
+
 /** Why a job recorded as running has no workflow any more (deleted by Temporal's retention before it ended). */
 const LOST_WORKFLOW = "the job's workflow no longer exists; it cannot finish";
 
@@ -64,7 +70,7 @@ export class JobCatalog {
     const page = await this.deps.records.search({
       userId: request.userId,
       jobStatus: request.jobStatus,
-      limit: request.limit,
+      limit: request.jobStatus === 'in_progress' ? Math.min(request.limit, RUNNING_JOBS_PER_PAGE) : request.limit,
       after: request.pageToken === undefined ? undefined : this.deps.pageTokens.open(search, request.pageToken),
       createdFromMs: request.createdAfter === undefined ? undefined : Date.parse(request.createdAfter),
       createdBeforeMs: request.createdBefore === undefined ? undefined : Date.parse(request.createdBefore),

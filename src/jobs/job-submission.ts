@@ -93,7 +93,7 @@ export class JobSubmission {
       if (replayed) return replayed;
     }
     await checkChunkFiles(this.deps.audio, job.userId, check.paths);
-    await this.deps.admission.admit(job.userId, job.jobId);
+    await this.deps.admission.admit(job.userId, job.jobId, check.paths.length);
     try {
       await this.deps.jobs.start(job);
       await this.record(job);

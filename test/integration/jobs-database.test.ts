@@ -234,6 +234,53 @@ describe.each([
     const ids = await db.unfinishedCreatedBefore(T0 - 1000, 100);
     expect(ids.filter((id) => id.startsWith('job-unfinished'))).toEqual(['job-unfinished-a', 'job-unfinished-b']);
   });
+
+  it("when a codec session is revoked through one API process, then another sees it, and a user's revocation covers only sessions issued before it", async () => {
+    const [first, second] = await Promise.all([store.open(), store.open()]);
+    try {
+      const issued = Date.now() - 1000;
+      await first.sessionRevocations.revokeSession('session-a', Date.now() + 60_000);
+      expect(await second.sessionRevocations.isRevoked('session-a', 'ops', issued)).toBe(true);
+      expect(await second.sessionRevocations.isRevoked('session-b', 'ops', issued)).toBe(false);
+
+      await second.sessionRevocations.revokeUser('lead', 60_000);
+      expect(await first.sessionRevocations.isRevoked('session-c', 'lead', issued)).toBe(true);
+      expect(await first.sessionRevocations.isRevoked('session-d', 'lead', Date.now() + 1000)).toBe(false);
+    } finally {
+      await Promise.all([first.database.close(), second.database.close()]);
+    }
+  });
+
+  it('when users have jobs running, then admission reads how many chunks each holds, and finished jobs do not count', async () => {
+    await db.recordStarted(job('job-chunks-1', { userId: 'heavy' }));
+    await db.recordStarted(job('job-chunks-2', { userId: 'heavy' }));
+    await db.recordEnded(completed(job('job-chunks-3', { userId: 'heavy' })));
+    await db.recordStarted(job('job-chunks-4', { userId: 'light' }));
+    const held = await db.chunksInFlightByUser();
+    expect(held.get('heavy')).toBe(4);
+    expect(held.get('light')).toBe(2);
+  });
+
+  it("when four API processes spend one user's rate allowance at once, then exactly the burst is allowed between them", async () => {
+    const processes = await Promise.all([store.open(), store.open(), store.open(), store.open()]);
+    try {
+      const policy = { perSecond: 0.001, burst: 10 };
+      const now = Date.now();
+      const takes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => processes[i % 4]!.rateLimitBuckets.take('user:burst', policy, now)),
+      );
+      expect(takes.filter((take) => take.spent)).toHaveLength(10);
+      // An hour later the bucket is full again, never fuller.
+      const later = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          processes[0].rateLimitBuckets.take('user:burst', { ...policy, perSecond: 1 }, now + 3_600_000),
+        ),
+      );
+      expect(later.filter((take) => take.spent)).toHaveLength(10);
+    } finally {
+      await Promise.all(processes.map(({ database }) => database.close()));
+    }
+  });
 });
 
 function createdOf(jobId: string): number {

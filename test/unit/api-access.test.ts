@@ -7,7 +7,7 @@ import request from 'supertest';
 import { createApp, type AppDependencies } from '../../src/api/app';
 import { ApiKeyStore, parseApiKeyList } from '../../src/auth/api-keys';
 import { BearerAuthenticator } from '../../src/auth/bearer-authenticator';
-import { RateLimiter } from '../../src/api/rate-limiter';
+import { ProcessRateLimiter } from '../../src/api/rate-limiter';
 import { AsrBacklogFullError, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
 import { JobSubmission } from '../../src/jobs/job-submission';
 import { JobAlreadyStartedError, JobNotFoundError, type StartJobRequest } from '../../src/jobs/transcription-jobs';
@@ -153,7 +153,7 @@ class InMemoryJobs {
 describe('API access rules and hostile input', () => {
   let root: string;
   let jobs: InMemoryJobs;
-  let admit: jest.Mock<Promise<void>, [string]>;
+  let admit: jest.Mock<Promise<void>, [string, string, number]>;
 
   const app = (overrides: Partial<AppDependencies> = {}) => {
     const audio = localAudioStore(root, { maxChunkBytes: 64 * 1024, maxChunkSeconds: 2 });
@@ -162,7 +162,8 @@ describe('API access rules and hostile input', () => {
       submission: new JobSubmission({ jobs, audio, admission: { admit }, records: jobs, jobIdKey: JOB_ID_KEY }),
       audio,
       authenticate: (header) => authenticator.authenticate(header),
-      rateLimiter: new RateLimiter({ perSecond: 1000, burst: 1000 }),
+      rateLimiter: new ProcessRateLimiter({ perSecond: 1000, burst: 1000 }),
+      addressRateLimiter: new ProcessRateLimiter({ perSecond: 1000, burst: 1000 }),
       limits: { maxChunksPerJob: 24, maxBodyBytes: 4096, maxChunkBytes: 64 * 1024 },
       logger: createLogger('api', 'silent'),
       withinDeadline: (fn) => fn(),
@@ -199,7 +200,7 @@ describe('API access rules and hostile input', () => {
 
   beforeEach(() => {
     jobs = new InMemoryJobs();
-    admit = jest.fn(async (_userId: string) => undefined);
+    admit = jest.fn(async (_userId: string, _jobId: string, _chunkCount: number) => undefined);
   });
 
   describe('authentication', () => {
@@ -312,7 +313,7 @@ describe('API access rules and hostile input', () => {
         .send({ audioChunkPaths: ['rec/one.wav'] });
       expect(response.status).toBe(202);
       expect(jobs.submitted[0]?.userId).toBe('alice');
-      expect(admit).toHaveBeenCalledWith('alice', expect.any(String));
+      expect(admit).toHaveBeenCalledWith('alice', expect.any(String), 1);
     });
 
     it('when a user names another user in the body or the query, then the answer is 403', async () => {
@@ -648,7 +649,7 @@ describe('API access rules and hostile input', () => {
     });
 
     it('when a user goes past the request rate, then the answer is 429 with Retry-After, and other users pass', async () => {
-      const limited = app({ rateLimiter: new RateLimiter({ perSecond: 1, burst: 2 }) });
+      const limited = app({ rateLimiter: new ProcessRateLimiter({ perSecond: 1, burst: 2 }) });
       const statuses = [];
       for (let i = 0; i < 3; i += 1) {
         statuses.push(
@@ -661,6 +662,23 @@ describe('API access rules and hostile input', () => {
       expect((await request(limited).get('/transcript/search?jobStatus=completed').set(bearer('bob'))).status).toBe(
         200,
       );
+    });
+
+    it('when one address keeps sending bad keys, then it gets 429 before its keys are looked at, and its public requests count too', async () => {
+      const limited = app({ addressRateLimiter: new ProcessRateLimiter({ perSecond: 0.01, burst: 3 }) });
+      const search = (authorization: string) =>
+        request(limited).get('/transcript/search?jobStatus=completed').set('authorization', authorization);
+      expect((await search('Bearer guess-0123456789abcdef')).status).toBe(401);
+      expect((await request(limited).get('/healthz')).status).not.toBe(429);
+      // Valid keys spend their user's allowance, not the address's.
+      for (let i = 0; i < 5; i += 1) expect((await search(bearer('alice').authorization)).status).toBe(200);
+      expect((await search('Bearer guess-1123456789abcdef')).status).toBe(401);
+      const refused = await search('Bearer guess-2123456789abcdef');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(1);
+      // Spent: even a valid key from that address waits, since it is refused before credentials are checked.
+      expect((await search(bearer('alice').authorization)).status).toBe(429);
+      expect((await request(limited).get('/healthz')).status).toBe(429);
     });
 
     it('when the user has too many jobs in flight, then the answer is 429 with Retry-After', async () => {

@@ -27,7 +27,7 @@ describe('API keys', () => {
     const key = generateApiKey();
     expect(key).toMatch(/^tsk_[A-Za-z0-9_-]{43}$/);
     const store = new ApiKeyStore(parseApiKeyFile(`${hashApiKey(key)} alice user\n`));
-    expect(store.lookup(key)).toEqual({ userId: 'alice', role: 'user', method: 'api-key' });
+    expect(store.lookup(key)).toMatchObject({ userId: 'alice', role: 'user', method: 'api-key' });
     expect(store.lookup(`${key}x`)).toBeUndefined();
     expect(JSON.stringify(store)).not.toContain(key);
   });
@@ -64,11 +64,16 @@ describe('JwtVerifier', () => {
   let hs: JwtVerifier;
 
   beforeAll(async () => {
-    hs = await JwtVerifier.create({ hs256Secret: SECRET, issuer: ISSUER, audience: AUDIENCE });
+    hs = await JwtVerifier.create({
+      hs256Secret: SECRET,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      userIdPrefix: 'jwt:idp:',
+    });
   });
 
   it('when an HS256 token is valid, then its subject and role come back', () => {
-    expect(hs.verify(sign({ sub: 'alice' }))).toEqual({ userId: 'alice', role: 'user', method: 'jwt' });
+    expect(hs.verify(sign({ sub: 'alice' }))).toMatchObject({ userId: 'jwt:idp:alice', role: 'user', method: 'jwt' });
     expect(hs.verify(sign({ sub: 'ops', role: 'operator' })).role).toBe('operator');
     expect(hs.verify(sign({ sub: 'ops', role: ['reader', 'operator'] })).role).toBe('operator');
     expect(hs.verify(sign({ sub: 'eve', role: 'admin' })).role).toBe('user');
@@ -131,15 +136,20 @@ describe('JwtVerifier', () => {
         ],
       }),
     );
-    const verifier = await JwtVerifier.create({ jwksFile: file, issuer: ISSUER, audience: AUDIENCE });
+    const verifier = await JwtVerifier.create({
+      jwksFile: file,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      userIdPrefix: 'jwt:idp:',
+    });
     const claims = { sub: 'alice' };
     const base = { issuer: ISSUER, audience: AUDIENCE, expiresIn: '5m' } as const;
     expect(
       verifier.verify(jwt.sign(claims, rsa.privateKey, { ...base, algorithm: 'RS256', keyid: 'rsa-1' })).userId,
-    ).toBe('alice');
+    ).toBe('jwt:idp:alice');
     expect(
       verifier.verify(jwt.sign(claims, ec.privateKey, { ...base, algorithm: 'ES256', keyid: 'ec-1' })).userId,
-    ).toBe('alice');
+    ).toBe('jwt:idp:alice');
     expect(
       failure(() => verifier.verify(jwt.sign(claims, rsa.privateKey, { ...base, algorithm: 'RS256', keyid: 'nope' })))
         .message,
@@ -154,14 +164,14 @@ describe('JwtVerifier', () => {
 
   it('when the HS256 secret is short or the JWKS holds a private key, then creation fails naming the option only', async () => {
     await expect(
-      JwtVerifier.create({ hs256Secret: 'short-secret', issuer: ISSUER, audience: AUDIENCE }),
+      JwtVerifier.create({ hs256Secret: 'short-secret', issuer: ISSUER, audience: AUDIENCE, userIdPrefix: '' }),
     ).rejects.toThrow(/JWT_HS256_SECRET must be at least 32 bytes/);
     const file = path.join(await tempDir('jwks'), 'private.json');
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     await writeFile(file, JSON.stringify({ keys: [ec.privateKey.export({ format: 'jwk' })] }));
-    await expect(JwtVerifier.create({ jwksFile: file, issuer: ISSUER, audience: AUDIENCE })).rejects.toThrow(
-      /private key/,
-    );
+    await expect(
+      JwtVerifier.create({ jwksFile: file, issuer: ISSUER, audience: AUDIENCE, userIdPrefix: 'jwt:idp:' }),
+    ).rejects.toThrow(/private key/);
   });
 });
 
@@ -172,7 +182,12 @@ describe('BearerAuthenticator', () => {
   beforeAll(async () => {
     authenticator = new BearerAuthenticator({
       apiKeys: new ApiKeyStore(parseApiKeyList(`${key}:alice`)),
-      jwt: await JwtVerifier.create({ hs256Secret: SECRET, issuer: ISSUER, audience: AUDIENCE }),
+      jwt: await JwtVerifier.create({
+        hs256Secret: SECRET,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        userIdPrefix: 'jwt:idp:',
+      }),
     });
   });
 
@@ -180,7 +195,14 @@ describe('BearerAuthenticator', () => {
     expect(authenticator.authenticate(`Bearer ${key}`).method).toBe('api-key');
     expect(authenticator.authenticate(`bearer ${key}`).userId).toBe('alice');
     const token = jwt.sign({ sub: 'bob' }, SECRET, { issuer: ISSUER, audience: AUDIENCE, expiresIn: '5m' });
-    expect(authenticator.authenticate(`Bearer ${token}`)).toMatchObject({ userId: 'bob', method: 'jwt' });
+    expect(authenticator.authenticate(`Bearer ${token}`)).toMatchObject({ userId: 'jwt:idp:bob', method: 'jwt' });
+  });
+
+  it("when a token's subject has the name of an API key's user, then they are two users, and no key may take a token's name", () => {
+    const token = jwt.sign({ sub: 'alice' }, SECRET, { issuer: ISSUER, audience: AUDIENCE, expiresIn: '5m' });
+    expect(authenticator.authenticate(`Bearer ${token}`).userId).toBe('jwt:idp:alice');
+    expect(authenticator.authenticate(`Bearer ${key}`).userId).toBe('alice');
+    expect(() => parseApiKeyFile(`${hashApiKey('k'.repeat(20))} jwt:idp:alice user\n`)).toThrow(/line 1: .*jwt:/);
   });
 
   it.each([

@@ -79,6 +79,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUTH_METHODS: 'jwt, api-key' }).auth.methods).toEqual(['jwt', 'api-key']);
   });
 
+  it('when token users would keep bare user ids beside API keys, then start-up refuses it; a bad issuer alias is named', () => {
+    const jwt = { JWT_HS256_SECRET: 's'.repeat(32), JWT_ISSUER: 'https://id.example.com', JWT_AUDIENCE: 'api' };
+    expect(loadConfig({ ...jwt, AUTH_METHODS: 'jwt', JWT_PLAIN_USER_IDS: 'true' }).auth.jwt.plainUserIds).toBe(true);
+    expect(() => loadConfig({ ...jwt, AUTH_METHODS: 'api-key,jwt', JWT_PLAIN_USER_IDS: 'true' })).toThrow(
+      /JWT_PLAIN_USER_IDS: refused with AUTH_METHODS including api-key/,
+    );
+    expect(() => loadConfig({ ...jwt, AUTH_METHODS: 'jwt', JWT_ISSUER_ALIAS: 'Not An Alias' })).toThrow(
+      /JWT_ISSUER_ALIAS/,
+    );
+  });
+
   it('when callbacks are allowed, then a signing secret is required and every origin must be one', () => {
     expect(() => loadConfig({ CALLBACK_URL_ALLOWLIST: 'https://hooks.example.com' })).toThrow(
       /CALLBACK_SIGNING_SECRET: required when CALLBACK_URL_ALLOWLIST is set/,

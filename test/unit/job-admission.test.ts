@@ -1,4 +1,9 @@
-import { AsrBacklogFullError, JobAdmission, TooManyJobsInFlightError } from '../../src/jobs/job-admission';
+import {
+  AsrBacklogFullError,
+  AsrShareUsedError,
+  JobAdmission,
+  TooManyJobsInFlightError,
+} from '../../src/jobs/job-admission';
 
 /** Job ids as visibility would list them. */
 const running = (count: number, prefix = 'running') =>
@@ -6,13 +11,14 @@ const running = (count: number, prefix = 'running') =>
 
 let jobNumber = 0;
 /** Asks to admit a new job of the user's. */
-const admit = (admission: JobAdmission, userId: string, jobId = `job-${(jobNumber += 1)}`) =>
-  admission.admit(userId, jobId);
+const admit = (admission: JobAdmission, userId: string, jobId = `job-${(jobNumber += 1)}`, chunkCount = 6) =>
+  admission.admit(userId, jobId, chunkCount);
 
 describe('JobAdmission', () => {
-  const signals = (inFlight: number, backlog: number) => ({
+  const signals = (inFlight: number, backlog: number, chunksByUser = new Map<string, number>()) => ({
     jobsInFlightByUser: jest.fn(async () => new Map([['alice', running(inFlight)]])),
     chunkBacklog: jest.fn(async () => backlog),
+    chunksInFlightByUser: jest.fn(async () => chunksByUser),
   });
 
   it('when the user is under quota and the backlog is short, then the job is admitted', async () => {
@@ -30,6 +36,26 @@ describe('JobAdmission', () => {
   it('when the ASR backlog is at its limit, then every new job is refused until it drains', async () => {
     const admission = new JobAdmission(signals(0, 100), { jobsInFlightPerUser: 3, asrBacklogLimit: 100 });
     await expect(admit(admission, 'alice')).rejects.toThrow(AsrBacklogFullError);
+  });
+
+  it('when five heavy users hold most of a busy backlog, then they wait and a sixth user still gets in', async () => {
+    const heavy = new Map(['h1', 'h2', 'h3', 'h4', 'h5'].map((user) => [user, 210] as [string, number]));
+    const admission = new JobAdmission(signals(0, 600, heavy), { jobsInFlightPerUser: 20, asrBacklogLimit: 1000 });
+    // While the backlog is busy each user may hold the limit over the users with jobs running: 1000 / 5 = 200.
+    const refused = admit(admission, 'h1');
+    await expect(refused).rejects.toThrow(AsrShareUsedError);
+    await expect(refused).rejects.toMatchObject({ share: 200, retryAfterSeconds: expect.any(Number) });
+    // A newcomer makes six: 167 each, which its first job is far under.
+    await expect(admit(admission, 'newcomer', undefined, 24)).resolves.toBeUndefined();
+    // The newcomer's admitted jobs count against its share at once, before the signals are read again.
+    for (let i = 0; i < 5; i += 1) await admit(admission, 'newcomer', undefined, 24);
+    await expect(admit(admission, 'newcomer', undefined, 24)).rejects.toThrow(AsrShareUsedError);
+  });
+
+  it('when the backlog is under half its limit, then a heavy user is not held to a share', async () => {
+    const heavy = new Map([['h1', 900]]);
+    const admission = new JobAdmission(signals(0, 499, heavy), { jobsInFlightPerUser: 20, asrBacklogLimit: 1000 });
+    await expect(admit(admission, 'h1', undefined, 24)).resolves.toBeUndefined();
   });
 
   it('when many jobs arrive within the cache window, then the server is asked once for each signal', async () => {
@@ -60,7 +86,7 @@ describe('JobAdmission', () => {
       return 0;
     });
     const admission = new JobAdmission(
-      { jobsInFlightByUser: async () => new Map(), chunkBacklog: backlog },
+      { jobsInFlightByUser: async () => new Map(), chunkBacklog: backlog, chunksInFlightByUser: async () => new Map() },
       { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 5000, now: () => now },
     );
     await admit(admission, 'a');
@@ -74,7 +100,11 @@ describe('JobAdmission', () => {
     let now = 0;
     let backlogValue = 0;
     const admission = new JobAdmission(
-      { jobsInFlightByUser: async () => new Map(), chunkBacklog: async () => backlogValue },
+      {
+        jobsInFlightByUser: async () => new Map(),
+        chunkBacklog: async () => backlogValue,
+        chunksInFlightByUser: async () => new Map(),
+      },
       { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 5000, now: () => now },
     );
     await admit(admission, 'a');
@@ -102,7 +132,11 @@ describe('JobAdmission', () => {
     let now = 0;
     const inFlight = new Map([['alice', running(0)]]);
     const admission = new JobAdmission(
-      { jobsInFlightByUser: async () => new Map(inFlight), chunkBacklog: async () => 0 },
+      {
+        jobsInFlightByUser: async () => new Map(inFlight),
+        chunkBacklog: async () => 0,
+        chunksInFlightByUser: async () => new Map(),
+      },
       { jobsInFlightPerUser: 2, asrBacklogLimit: 100, signalCacheMs: 1000, now: () => now },
     );
     await admit(admission, 'alice', 'job-a');
@@ -115,7 +149,11 @@ describe('JobAdmission', () => {
     let now = 0;
     const inFlight = new Map([['alice', running(0)]]);
     const admission = new JobAdmission(
-      { jobsInFlightByUser: async () => new Map(inFlight), chunkBacklog: async () => 0 },
+      {
+        jobsInFlightByUser: async () => new Map(inFlight),
+        chunkBacklog: async () => 0,
+        chunksInFlightByUser: async () => new Map(),
+      },
       { jobsInFlightPerUser: 3, asrBacklogLimit: 100, signalCacheMs: 1000, signalMaxStaleMs: 1000, now: () => now },
     );
     await admit(admission, 'alice', 'job-a');

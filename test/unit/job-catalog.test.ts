@@ -1,5 +1,5 @@
 import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
-import { JobCatalog } from '../../src/jobs/job-catalog';
+import { JobCatalog, RUNNING_JOBS_PER_PAGE } from '../../src/jobs/job-catalog';
 import { JobNotFoundError, type TranscriptionJobs } from '../../src/jobs/transcription-jobs';
 import { initialChunkStates, type TranscriptResult } from '../../workflows/contract';
 import { sqliteTestDatabase, testCodec, type TestJobsDatabase } from '../support/jobs-databases';
@@ -46,5 +46,47 @@ describe('JobCatalog', () => {
     await expect(catalog.readableBy('job-bobs', (owner) => owner === 'bob')).resolves.toEqual(bobsJob);
     expect(read).toHaveBeenCalledTimes(1);
     read.mockRestore();
+  });
+
+  it('when a user lists 30 running jobs asking for 100 a page, then each page checks at most 20 with Temporal, and paging reaches them all', async () => {
+    for (let i = 0; i < 30; i += 1) {
+      const createdTime = new Date(Date.parse('2026-12-01T10:00:00.000Z') + i * 1000).toISOString();
+      await database.recordStarted({
+        ...bobsJob,
+        jobId: `job-carol-${i}`,
+        userId: 'carol',
+        jobStatus: 'in_progress',
+        chunks: initialChunkStates(['talk.wav']),
+        createdTime,
+        completedTime: null,
+        transcription: null,
+      });
+    }
+    // TEMPORAL DOUBLE: every job it is asked about is still running; it counts how many it was asked about.
+    const checked: number[] = [];
+    const temporal = {
+      closedAmong: (jobIds: readonly string[]) => {
+        checked.push(jobIds.length);
+        return Promise.resolve(new Set<string>());
+      },
+    } as unknown as TranscriptionJobs;
+    const live = new JobCatalog({
+      records: database,
+      pageTokens: new PageTokens(testCodec().deriveKey('t')),
+      temporal,
+    });
+    const first = await live.search({ userId: 'carol', jobStatus: 'in_progress', limit: 100 });
+    expect(first.results).toHaveLength(RUNNING_JOBS_PER_PAGE);
+    expect(first.nextPageToken).not.toBeNull();
+    const second = await live.search({
+      userId: 'carol',
+      jobStatus: 'in_progress',
+      limit: 100,
+      pageToken: first.nextPageToken as string,
+    });
+    expect(second.results).toHaveLength(30 - RUNNING_JOBS_PER_PAGE);
+    expect(second.nextPageToken).toBeNull();
+    expect(checked).toEqual([RUNNING_JOBS_PER_PAGE, 30 - RUNNING_JOBS_PER_PAGE]);
+    expect(new Set([...first.results, ...second.results].map((job) => job.jobId)).size).toBe(30);
   });
 });

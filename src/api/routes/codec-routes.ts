@@ -9,7 +9,7 @@ import { PayloadDecryptionError } from '../../codec/aes-gcm-payload-codec';
 import { CODEC_SESSION_COOKIE, type CodecSessions } from '../codec-sessions';
 import { HttpError } from '../http-error';
 import { readBodyText, readJsonBody } from '../read-json-body';
-import { parseRequest } from '../request-schemas';
+import { parseRequest, userIdSchema } from '../request-schemas';
 
 const base64 = z
   .string()
@@ -57,7 +57,7 @@ export function createCodecRouter(deps: CodecRouterDependencies): Router {
   const requireOperator: Middleware = async (ctx, next) => {
     if (deps.authenticate) {
       const authorization = ctx.get('authorization') || undefined;
-      const session = authorization ? undefined : deps.sessions.verify(ctx.cookies.get(CODEC_SESSION_COOKIE));
+      const session = authorization ? undefined : await deps.sessions.verify(ctx.cookies.get(CODEC_SESSION_COOKIE));
       const principal = session ?? deps.authenticate(authorization);
       if (principal.role !== 'operator')
         throw new HttpError(403, 'forbidden', 'only operators may use the codec endpoint');
@@ -80,6 +80,15 @@ export function createCodecRouter(deps: CodecRouterDependencies): Router {
   router.post('/encode', allowBrowsers, requireOperator, transform('encode'));
   router.post('/decode', allowBrowsers, requireOperator, transform('decode'));
 
+  registerSessionRoutes(router, deps);
+  return router;
+}
+
+/**
+ * The browser's sign-in for the codec endpoint (`/codec/session`), its sign-out, and operators' revocation of
+ * another operator's sessions.
+ */
+function registerSessionRoutes(router: Router, deps: CodecRouterDependencies): void {
   router.get('/session', (ctx) => page(ctx, 200, signInForm()));
   router.post('/session', async (ctx) => {
     const key = await readFormField(ctx, 'key');
@@ -95,19 +104,44 @@ export function createCodecRouter(deps: CodecRouterDependencies): Router {
     if (principal.role !== 'operator') return page(ctx, 403, signInForm('That key is not an operator’s.'));
     const session = deps.sessions.issue(principal);
     ctx.cookies.set(CODEC_SESSION_COOKIE, session.value, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/codec',
+      ...sessionCookie(ctx),
       maxAge: session.maxAgeSeconds * 1000,
-      secure: ctx.secure,
     });
     page(
       ctx,
       200,
-      `<h1>Signed in as ${escapeHtml(principal.userId)}</h1><p>For the next ${session.maxAgeSeconds / 3600} hours this browser may decode job data. In the Temporal Web UI, open the data encoder settings, set the codec endpoint to <code>${escapeHtml(`${ctx.origin}/codec`)}</code> and turn on <em>include cross-origin credentials</em>.</p>`,
+      `<h1>Signed in as ${escapeHtml(principal.userId)}</h1><p>Until ${escapeHtml(new Date(Date.now() + session.maxAgeSeconds * 1000).toISOString())} (or until you sign out, or the key you signed in with is withdrawn) this browser may decode job data. In the Temporal Web UI, open the data encoder settings, set the codec endpoint to <code>${escapeHtml(`${ctx.origin}/codec`)}</code> and turn on <em>include cross-origin credentials</em>.</p>${signOutForm()}`,
     );
   });
-  return router;
+  // Signing out revokes the session in every API process, not only this browser's copy of the cookie.
+  const signOut = async (ctx: Context) => {
+    await deps.sessions.signOut(ctx.cookies.get(CODEC_SESSION_COOKIE));
+    ctx.cookies.set(CODEC_SESSION_COOKIE, '', { ...sessionCookie(ctx), maxAge: 0 });
+  };
+  router.delete('/session', async (ctx) => {
+    await signOut(ctx);
+    ctx.status = 204;
+  });
+  router.post('/session/sign-out', async (ctx) => {
+    await signOut(ctx);
+    page(ctx, 200, `<h1>Signed out</h1><p>This browser can no longer decode job data.</p>`);
+  });
+  // Another operator's sessions (a lost laptop, a leaked cookie): by bearer credentials only, never by a session.
+  router.delete('/sessions/:userId', async (ctx) => {
+    if (deps.authenticate) {
+      const principal = deps.authenticate(ctx.get('authorization') || undefined);
+      if (principal.role !== 'operator') throw new HttpError(403, 'forbidden', 'only operators may revoke sessions');
+    }
+    const { userId } = parseRequest(z.strictObject({ userId: userIdSchema }), { userId: ctx.params.userId });
+    await deps.sessions.revokeAllOf(userId);
+    ctx.status = 204;
+  });
+}
+
+/** The session cookie's attributes: sent only back to the codec endpoint, never to scripts or other sites. */
+function sessionCookie(ctx: Context) {
+  // ctx.secure is the proxy's word for it when TRUST_PROXY is on: behind a TLS proxy the cookie is then Secure.
+  return { httpOnly: true, sameSite: 'strict', path: '/codec', secure: ctx.secure } as const;
 }
 
 async function readFormField(ctx: Context, field: string): Promise<string> {
@@ -128,6 +162,10 @@ function page(ctx: Context, status: number, body: string): void {
   );
   ctx.set('Cache-Control', 'no-store');
   ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Codec sign-in</title><style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}input{font:inherit;width:100%;padding:.4rem}button{font:inherit;margin-top:.8rem;padding:.4rem 1rem}</style></head><body>${body}</body></html>`;
+}
+
+function signOutForm(): string {
+  return `<form method="post" action="session/sign-out"><button type="submit">Sign out</button></form>`;
 }
 
 function signInForm(problem?: string): string {
