@@ -27,6 +27,7 @@ import {
 } from '../../workflows/contract';
 import type { TranscriptionWorkflow } from '../../workflows';
 import { mapConcurrently } from '../map-concurrently';
+import { allJobOwners } from '../temporal/running-jobs';
 import { jobStateFromHistory } from './job-history';
 import { transcriptResult } from '../../workflows/transcript-result';
 import { withPendingActivities, type PendingChunkActivity, type TranscriptResult } from './transcript-result';
@@ -208,8 +209,7 @@ export class TranscriptionJobs {
 
   /** Every job Temporal still holds, running or ended, as far back as its retention: for the backfill. */
   async *allJobIds(): AsyncGenerator<string> {
-    const query = `WorkflowType = '${WORKFLOW_TYPE}'`;
-    for await (const execution of this.client.workflow.list({ query })) yield execution.workflowId;
+    for await (const { jobId } of allJobOwners(this.client)) yield jobId;
   }
 
   /** How many jobs Temporal holds. */

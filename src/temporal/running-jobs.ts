@@ -2,20 +2,31 @@ import type { Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { USER_ID_SEARCH_ATTRIBUTE, WORKFLOW_TYPE } from '../../workflows/contract';
 
-const RUNNING_JOBS = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+const ALL_JOBS = `WorkflowType = '${WORKFLOW_TYPE}'`;
+const RUNNING_JOBS = `${ALL_JOBS} AND ExecutionStatus = 'Running'`;
+
+/** Every running job and its owner: what admission counts and the upload sweep spares. */
+export function runningJobOwners(client: Client): AsyncGenerator<{ jobId: string; userId?: string }> {
+  return jobOwners(client, RUNNING_JOBS);
+}
+
+/** Every job Temporal still holds, running or ended, as far back as its retention: for the backfill. */
+export function allJobOwners(client: Client): AsyncGenerator<{ jobId: string; userId?: string }> {
+  return jobOwners(client, ALL_JOBS);
+}
 
 /**
- * Every running job and its owner, from visibility, reading only the search attributes. The SDK's own listing
+ * The jobs a visibility query lists and their owners, reading only the search attributes. The SDK's own listing
  * decodes each execution's memo through the codec, which refuses a payload it did not encrypt: one workflow started
- * through Temporal's port with a plain memo would make every listing throw, and with it admission and the upload
- * sweep. Search attributes never pass through the codec.
+ * through Temporal's port with a plain memo would make every listing throw, and with it admission, the upload
+ * sweep and the backfill. Search attributes never pass through the codec.
  */
-export async function* runningJobOwners(client: Client): AsyncGenerator<{ jobId: string; userId?: string }> {
+async function* jobOwners(client: Client, query: string): AsyncGenerator<{ jobId: string; userId?: string }> {
   let nextPageToken: Uint8Array | undefined;
   do {
     const page = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
-      query: RUNNING_JOBS,
+      query,
       pageSize: 1000,
       nextPageToken,
     });
