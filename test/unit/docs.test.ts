@@ -277,7 +277,7 @@ describe('the docs as a whole', () => {
 
   /**
    * Upper-case names the docs use that are not the service's settings: the CLI's variables, the production compose
-   * file's, s3proxy's, the screenshots', and open(2) flags.
+   * file's, the Temporal server's, s3proxy's, the screenshots', and open(2) flags.
    */
   const NOT_SERVICE_SETTINGS = new Set([
     'TRANSCRIBE_API_URL',
@@ -291,6 +291,7 @@ describe('the docs as a whole', () => {
     'TEMPORAL_NUM_HISTORY_SHARDS',
     'TEMPORAL_TLS_DIR',
     'TEMPORAL_FRONTEND_HOSTS',
+    'PROMETHEUS_ENDPOINT',
     'S3_PORT',
     'SCREENSHOTS_DIR',
     'O_NOFOLLOW',
