@@ -40,7 +40,11 @@ describe('JobAdmission', () => {
 
   it('when five heavy users hold most of a busy backlog, then they wait and a sixth user still gets in', async () => {
     const heavy = new Map(['h1', 'h2', 'h3', 'h4', 'h5'].map((user) => [user, 210] as [string, number]));
-    const admission = new JobAdmission(signals(0, 600, heavy), { jobsInFlightPerUser: 20, asrBacklogLimit: 1000 });
+    const admission = new JobAdmission(signals(0, 600, heavy), {
+      jobsInFlightPerUser: 20,
+      asrBacklogLimit: 1000,
+      now: () => 1_000_000,
+    });
     // While the backlog is busy each user may hold the limit over the users with jobs running: 1000 / 5 = 200.
     const refused = admit(admission, 'h1');
     await expect(refused).rejects.toThrow(AsrShareUsedError);
@@ -54,7 +58,11 @@ describe('JobAdmission', () => {
 
   it('when the backlog is under half its limit, then a heavy user is not held to a share', async () => {
     const heavy = new Map([['h1', 900]]);
-    const admission = new JobAdmission(signals(0, 499, heavy), { jobsInFlightPerUser: 20, asrBacklogLimit: 1000 });
+    const admission = new JobAdmission(signals(0, 499, heavy), {
+      jobsInFlightPerUser: 20,
+      asrBacklogLimit: 1000,
+      now: () => 1_000_000,
+    });
     await expect(admit(admission, 'h1', undefined, 24)).resolves.toBeUndefined();
   });
 
