@@ -73,6 +73,8 @@ export class JobAlreadyStartedError extends Error {
 
 /** A user has few jobs running at once (MAX_JOBS_IN_FLIGHT_PER_USER), so a page of them is described at once. */
 const DESCRIBE_CONCURRENCY = 16;
+/** As long as `/healthz` waits for its check (src/api/app.ts). */
+const HEALTH_CHECK_DEADLINE_MS = 3000;
 const GRPC_NOT_FOUND = 5;
 const PendingActivityState = temporal.api.enums.v1.PendingActivityState;
 
@@ -232,7 +234,11 @@ export class TranscriptionJobs {
 
   /** Resolves once Temporal answers. */
   async checkHealth(): Promise<void> {
-    await this.client.workflowService.getSystemInfo({});
+    // Under a deadline, so a check of a Temporal that is down ends instead of retrying on in the background after
+    // /healthz has called it down (and past the connection's close, where a pending retry throws).
+    await this.client.withDeadline(Date.now() + HEALTH_CHECK_DEADLINE_MS, () =>
+      this.client.workflowService.getSystemInfo({}),
+    );
   }
 
   private async liveState(
