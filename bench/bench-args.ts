@@ -8,20 +8,28 @@ export interface BenchArgs {
   scenarios: string[];
   /** `--out DIR`: where the report, its plots and results.json go (docs/benchmark by default). */
   out: string | undefined;
+  /** `--history FILE`: where the run's headline figures are appended (docs/benchmark/history.jsonl by default). */
+  history: string | undefined;
 }
 
 /** Thrown for arguments the benchmark does not know, with what it would have accepted. */
 export class BenchArgsError extends Error {}
 
 /**
- * Reads `[--profile] [--systems a,b] [--out DIR] [scenario …]`; `--systems=a,b` and `--out=DIR` work too. Unknown
+ * Reads `[--profile] [--systems a,b] [--out DIR] [--history FILE] [scenario …]`; `--option=value` works too. Unknown
  * systems, scenarios and options are refused, naming the known ones, before anything starts.
  */
 export function parseBenchArgs(
   args: readonly string[],
   known: { systems: readonly string[]; scenarios: readonly string[] },
 ): BenchArgs {
-  const parsed: BenchArgs = { profile: false, systems: [...known.systems], scenarios: [], out: undefined };
+  const parsed: BenchArgs = {
+    profile: false,
+    systems: [...known.systems],
+    scenarios: [],
+    out: undefined,
+    history: undefined,
+  };
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index] as string;
     const [option, inline] = arg.startsWith('--') ? splitOption(arg) : [undefined, undefined];
@@ -33,8 +41,9 @@ export function parseBenchArgs(
     if (option === '--profile') parsed.profile = true;
     else if (option === '--systems') parsed.systems = systemList(value(), known.systems);
     else if (option === '--out') parsed.out = value();
+    else if (option === '--history') parsed.history = value();
     else if (option !== undefined) {
-      throw new BenchArgsError(`unknown option ${option} (known: --systems a,b, --out DIR, --profile)`);
+      throw new BenchArgsError(`unknown option ${option} (known: --systems a,b, --out DIR, --history FILE, --profile)`);
     } else if (known.scenarios.includes(arg)) parsed.scenarios.push(arg);
     else throw new BenchArgsError(`unknown scenario ${arg} (known: ${known.scenarios.join(', ')})`);
   }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { userSpace } from '../src/storage/audio-paths';
 import { temporalCliPath } from '../src/temporal/dev-server';
 import type { Api } from './bench-api';
 import { BenchArgsError, parseBenchArgs } from './bench-args';
+import { appendHistory, historyEntry } from './bench-history';
 import {
   latenciesBetween,
   perfAvailable,
@@ -46,6 +48,8 @@ import { wavBytes } from './wav-file';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'docs', 'benchmark');
+/** Every run's headline figures, one line each, kept in the repo so a regression shows in review. */
+const HISTORY = path.join(OUT, 'history.jsonl');
 /**
  * How long a system is watched with no load once its scenarios are over, after a pause for the last work to drain:
  * then rather than right after its start, when a cluster is still taking its shards and loading their queues.
@@ -375,6 +379,15 @@ async function runScenario(
   };
 }
 
+/** The commit measured, marked `-dirty` when the tree had changes the commit does not hold. */
+function gitRevision(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown';
+  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
+}
+
 function ms(value: number): string {
   return `${Math.round(value)}`;
 }
@@ -587,6 +600,9 @@ async function main(): Promise<void> {
     node: process.version,
   };
   await writeFile(path.join(out, 'results.json'), `${JSON.stringify({ machine, systems }, null, 2)}\n`);
+  const history = args.history === undefined ? HISTORY : path.resolve(args.history);
+  await appendHistory(history, historyEntry(systems, machine, gitRevision()));
+  process.stdout.write(`history: ${path.relative(ROOT, history)} (compare: npm run bench:compare)\n`);
   for (const [name, system] of Object.entries(systems)) {
     for (const result of system.results) {
       await writeFile(
