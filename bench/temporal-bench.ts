@@ -516,6 +516,8 @@ async function main(): Promise<void> {
     scenarios: scenarios().map((scenario) => scenario.name),
   });
   const out = args.out === undefined ? OUT : path.resolve(args.out);
+  // Read before anything runs: the tree may change while the benchmark does.
+  const revision = gitRevision();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'transcription-bench-'));
   const audioRoot = path.join(dir, 'audio');
   await mkdir(audioRoot, { recursive: true });
@@ -604,7 +606,7 @@ async function main(): Promise<void> {
   };
   await writeFile(path.join(out, 'results.json'), `${JSON.stringify({ machine, systems }, null, 2)}\n`);
   const history = args.history === undefined ? HISTORY : path.resolve(args.history);
-  await appendHistory(history, historyEntry(systems, machine, gitRevision()));
+  await appendHistory(history, historyEntry(systems, machine, revision));
   process.stdout.write(`history: ${path.relative(ROOT, history)} (compare: npm run bench:compare)\n`);
   for (const [name, system] of Object.entries(systems)) {
     for (const result of system.results) {
