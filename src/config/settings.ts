@@ -56,7 +56,7 @@ export const SETTINGS = {
       env: 'API_QUERY_TIMEOUT_MS',
       schema: positiveInt,
       default: 3000,
-      doc: "How long `GET /transcript/{jobId}` waits for a running job's live state before answering from its history.",
+      doc: "How long a read of a running job that has no record (the backfill's) waits for its workflow's `jobState` query before reading its history instead. The API's reads never ask a worker.",
     }),
     maxBodyBytes: setting({
       env: 'MAX_REQUEST_BODY_BYTES',

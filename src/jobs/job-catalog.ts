@@ -40,7 +40,8 @@ const LOST_WORKFLOW = "the job's workflow no longer exists; it cannot finish";
 
 /**
  * Every job a user has, read from the jobs database, the system of record: a finished job and every search are
- * answered by it alone. A running job is read live from Temporal, and a job the database still calls running
+ * answered by it alone. A running job is its recorded progress with what Temporal's server holds of it (a describe,
+ * never a worker, so a read never waits behind a busy job), and a job the database still calls running
  * whose workflow has closed without recording its end (terminated, timed out, reset) is repaired as it is read:
  * no answer calls a closed job `in_progress`.
  */
@@ -109,11 +110,14 @@ export class JobCatalog {
     return { temporal: () => this.deps.temporal.checkHealth(), jobsDatabase: () => this.deps.records.ping() };
   }
 
-  /** The running job as Temporal sees it now; recorded at once if it turns out to have ended. */
+  /**
+   * The running job as Temporal's server holds it now, with the chunks' recorded progress (never a worker's query,
+   * which would wait behind the job's workflow task in flight); recorded at once if it turns out to have ended.
+   */
   private async live(record: TranscriptResult): Promise<TranscriptResult> {
     let job: TranscriptResult;
     try {
-      const seen = await this.deps.temporal.get(record.jobId);
+      const seen = await this.deps.temporal.get(record.jobId, record);
       job = { ...seen, createdTime: record.createdTime, retriedFrom: record.retriedFrom };
     } catch (err) {
       if (!(err instanceof JobNotFoundError)) throw err;

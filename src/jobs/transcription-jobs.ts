@@ -63,6 +63,9 @@ export interface StartJobRequest {
   createdTime: string;
 }
 
+/** What the jobs database holds of a running job: whose it is and each chunk's last recorded attempt. */
+export type RecordedProgress = Pick<TranscriptResult, 'userId' | 'chunks'>;
+
 /** A job with this id exists already. */
 export class JobAlreadyStartedError extends Error {
   constructor(readonly jobId: string) {
@@ -132,8 +135,12 @@ export class TranscriptionJobs {
     }
   }
 
-  /** The job as it is now. Finished jobs are read from their execution's outcome, so no worker is needed. */
-  async get(jobId: string): Promise<TranscriptResult> {
+  /**
+   * The job as it is now. Finished jobs are read from their execution's outcome, so no worker is needed. A running
+   * job's chunks are `recorded` (the jobs database's progress) with the server's pending activities on top, so no
+   * worker is asked either; without them, its workflow is queried (its history read if no worker answers).
+   */
+  async get(jobId: string, recorded?: RecordedProgress): Promise<TranscriptResult> {
     let description: WorkflowExecutionDescription;
     try {
       description = await this.client.workflow.getHandle(jobId).describe();
@@ -152,7 +159,7 @@ export class TranscriptionJobs {
     };
 
     if (description.status.name === 'RUNNING') {
-      const state = (await this.liveState(handle)) ?? (await this.stateFromHistory(handle));
+      const state = recorded ?? (await this.liveState(handle)) ?? (await this.stateFromHistory(handle));
       const chunks = withPendingActivities(state.chunks, await this.pendingChunkActivities(description));
       return transcriptResult({ ...record, userId: state.userId, chunks, jobStatus: 'in_progress' });
     }
