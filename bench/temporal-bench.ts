@@ -387,7 +387,8 @@ function gitRevision(): string {
   const git = (...args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
   const head = git('rev-parse', '--short', 'HEAD');
   if (head.status !== 0) return 'unknown';
-  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/benchmark').stdout.trim() !== '';
+  const dirty =
+    git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/benchmark').stdout.trim() !== '';
   return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
 }
 
