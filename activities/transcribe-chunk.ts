@@ -14,6 +14,13 @@ import {
   type TranscribeChunkResult,
 } from '../workflows/contract';
 
+/**
+ * When beats come, as a fraction of the heartbeat timeout: late enough that a typical call ends first, early enough
+ * that a beat slowed by a busy machine (heartbeats took 0.4 s on average under the 1000-chunk burst) still lands in
+ * time. The SDK sends at most one beat per 0.8 of the timeout, so later beats in a long call come at that pace.
+ */
+const HEARTBEAT_AT = 0.6;
+
 export interface TranscribeChunkDependencies {
   asr: Transcriber;
   audio: AudioStore;
@@ -24,10 +31,11 @@ export interface TranscribeChunkDependencies {
 /**
  * Builds the `transcribeChunk` activity: opens one chunk's file in its owner's audio space, checks it, and streams
  * that very version to the ASR.
- * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried within seconds, and
- * it aborts the ASR call when the job is cancelled. Each heartbeat is a write to the job's history, so it beats
- * only every half heartbeat timeout: a typical call sends one or none, yet a live worker never misses the
- * timeout. Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
+ * It heartbeats while the ASR works, so a worker that dies mid-call has its chunk retried after the heartbeat
+ * timeout, and it aborts the ASR call when the job is cancelled (a cancellation reaches an activity only in a
+ * heartbeat's answer). Each heartbeat is a write to the job's mutable state on the server, so the first comes only
+ * {@link HEARTBEAT_AT} of the timeout into the call: with the default 20 s timeout, a 5-10 s call sends none.
+ * Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
  */
 export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDependencies) {
   const recordProgress = progressRecorder(records);
@@ -43,7 +51,7 @@ export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDe
       callSeconds.record((performance.now() - started) / 1000, { outcome });
       attempts.add(1, { outcome });
     };
-    const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 10_000) / 2));
+    const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 20_000) * HEARTBEAT_AT));
     let chunkAudio: ChunkAudio | undefined;
     try {
       chunkAudio = await audio.open(input.userId, input.path);

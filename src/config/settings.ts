@@ -540,8 +540,8 @@ export const SETTINGS = {
     heartbeatMs: setting({
       env: 'CHUNK_HEARTBEAT_TIMEOUT_MS',
       schema: positiveInt,
-      default: 10_000,
-      doc: 'A chunk whose worker stops heartbeating for this long is retried elsewhere.',
+      default: 20_000,
+      doc: 'A chunk whose worker stops heartbeating for this long is retried elsewhere. The worker beats first at 0.6 of it into an ASR call (each beat is a write on the Temporal server), so the default lets a 5-10 s call send none; a cancelled job reaches its running calls at their next beat.',
     }),
   },
   callbacks: {
