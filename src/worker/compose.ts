@@ -101,6 +101,10 @@ export async function createTranscriptionWorkers(options: {
       Math.min(config.worker.maxActivityPollers, config.worker.maxConcurrentActivities),
     ),
     workflowTaskPollerBehavior: autoscalingPollers(config.worker.maxWorkflowPollers),
+    // A job's first workflow task schedules every chunk; taken eagerly, each comes back in that task's answer instead
+    // of through the task queue, sparing the server a matching round trip and a write per chunk. The SDK's default
+    // of 3 left most chunks of a job to the queue. Each one still needs a free ASR slot, so the fleet's limit holds.
+    maxEagerActivityReservationsPerWorkflowTask: config.audio.maxChunksPerJob,
   });
   return Promise.all([transcriptionWorker, callbackWorker, maintenanceWorker]);
 }
