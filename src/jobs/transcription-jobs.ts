@@ -28,6 +28,7 @@ import {
 import type { TranscriptionWorkflow } from '../../workflows';
 import { mapConcurrently } from '../map-concurrently';
 import { allJobOwners } from '../temporal/running-jobs';
+import { KnownRuns } from '../temporal/known-runs';
 import { jobStateFromHistory } from './job-history';
 import { transcriptResult } from '../../workflows/transcript-result';
 import { withPendingActivities, type PendingChunkActivity, type TranscriptResult } from './transcript-result';
@@ -79,6 +80,8 @@ const DESCRIBE_CONCURRENCY = 16;
 /** As long as `/healthz` waits for its check (src/api/app.ts). */
 const HEALTH_CHECK_DEADLINE_MS = 3000;
 const GRPC_NOT_FOUND = 5;
+/** Far more jobs than run at once across the fleet (about 170 at the required peak), at a few hundred bytes each. */
+const KNOWN_RUNS = 10_000;
 const PendingActivityState = temporal.api.enums.v1.PendingActivityState;
 
 /**
@@ -86,6 +89,8 @@ const PendingActivityState = temporal.api.enums.v1.PendingActivityState;
  * The jobs store is the workflow's history and the secondary index by user is Temporal visibility.
  */
 export class TranscriptionJobs {
+  private readonly runs = new KnownRuns(KNOWN_RUNS);
+
   constructor(
     private readonly client: Client,
     private readonly options: TranscriptionJobsOptions,
@@ -105,7 +110,7 @@ export class TranscriptionJobs {
     const count = request.audioChunkPaths.length;
     const toTranscribe = count - (request.retryOf?.completedChunks.length ?? 0);
     try {
-      await this.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start<typeof TranscriptionWorkflow>(WORKFLOW_TYPE, {
         workflowId: request.jobId,
         taskQueue: this.options.taskQueue,
         args: [input],
@@ -117,6 +122,7 @@ export class TranscriptionJobs {
         staticDetails: request.audioChunkPaths.map((path, index) => `${index}. \`${path}\``).join('\n'),
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
+      this.runs.remember(request.jobId, handle.firstExecutionRunId);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new JobAlreadyStartedError(request.jobId);
       throw err;
@@ -143,7 +149,7 @@ export class TranscriptionJobs {
   async get(jobId: string, recorded?: RecordedProgress): Promise<TranscriptResult> {
     let description: WorkflowExecutionDescription;
     try {
-      description = await this.client.workflow.getHandle(jobId).describe();
+      description = await this.describeCurrent(jobId);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new JobNotFoundError(jobId);
       throw err;
@@ -206,7 +212,7 @@ export class TranscriptionJobs {
   async closedAmong(jobIds: readonly string[]): Promise<Set<string>> {
     const closed = await mapConcurrently([...jobIds], DESCRIBE_CONCURRENCY, async (jobId) => {
       try {
-        const description = await this.client.workflow.getHandle(jobId).describe();
+        const description = await this.describeCurrent(jobId);
         return description.status.name === 'RUNNING' ? undefined : jobId;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return jobId;
@@ -246,6 +252,22 @@ export class TranscriptionJobs {
     await this.client.withDeadline(Date.now() + HEALTH_CHECK_DEADLINE_MS, () =>
       this.client.workflowService.getSystemInfo({}),
     );
+  }
+
+  /**
+   * The job's current run, described by its run id when this process knows it. A known run found closed is checked
+   * again by the job id alone, since a reset carries the job on in a new run; a closed job's run id is then forgotten.
+   */
+  private async describeCurrent(jobId: string): Promise<WorkflowExecutionDescription> {
+    const known = this.runs.get(jobId);
+    if (known !== undefined) {
+      const description = await this.client.workflow.getHandle(jobId, known).describe();
+      if (description.status.name === 'RUNNING') return description;
+    }
+    const description = await this.client.workflow.getHandle(jobId).describe();
+    if (description.status.name === 'RUNNING') this.runs.remember(jobId, description.runId);
+    else this.runs.forget(jobId);
+    return description;
   }
 
   private async liveState(

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { temporal } from '@temporalio/proto';
 import { ServiceStack } from '../support/service-stack';
 
 /**
@@ -54,5 +56,43 @@ describe('reading running jobs while the worker answers nothing', () => {
     worker.kill('SIGCONT');
     const cancelled = await stack.request('DELETE', `/transcript/${jobId}`, undefined, stack.auth('alice'));
     expect(cancelled.status).toBe(202);
+  });
+
+  it('when an operator resets a running job, then reads follow it into its new run instead of calling it failed', async () => {
+    await stack.writeChunk('reset/part-1.wav', { transcript: 'kept words' });
+    await stack.writeChunk('reset/part-2.wav');
+    stack.simulator.script('reset/part-2.wav', [{ status: 200, body: { text: 'later words' }, delayMs: 120_000 }]);
+    const jobId = await stack.submit('bob', ['reset/part-1.wav', 'reset/part-2.wav']);
+    // Read while it runs, so the API knows the run it is reset from.
+    await stack.waitForJob(jobId, (job) => job.chunks[0].status === 'completed');
+
+    // Raw calls: the stack's plain client cannot decode the job's encrypted memo, and a reset needs none of it.
+    const described = await stack.temporal.workflowService.describeWorkflowExecution({
+      namespace: 'default',
+      execution: { workflowId: jobId },
+    });
+    const runId = described.workflowExecutionInfo?.execution?.runId ?? undefined;
+    const firstTask = (await stack.temporal.workflow.getHandle(jobId, runId).fetchHistory()).events?.find(
+      (event) => event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    );
+    await stack.temporal.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: jobId, runId },
+      workflowTaskFinishEventId: firstTask?.eventId,
+      requestId: randomUUID(),
+      reason: 'operator reset in a test',
+    });
+
+    const job = await stack.request('GET', `/transcript/${jobId}`, undefined, stack.auth('bob'));
+    expect(job.status).toBe(200);
+    expect(job.json.jobStatus).toBe('in_progress');
+    const running = await stack.request(
+      'GET',
+      '/transcript/search?jobStatus=in_progress',
+      undefined,
+      stack.auth('bob'),
+    );
+    expect(running.json.results.map((each: { jobId: string }) => each.jobId)).toEqual([jobId]);
+    await stack.request('DELETE', `/transcript/${jobId}`, undefined, stack.auth('bob'));
   });
 });
