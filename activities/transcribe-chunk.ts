@@ -25,7 +25,7 @@ export interface TranscribeChunkDependencies {
   asr: Transcriber;
   audio: AudioStore;
   /** Where each attempt's outcome is recorded, so a search shows a running job's progress without Temporal. */
-  records: Pick<JobsDatabase, 'recordChunk'>;
+  records: Pick<JobsDatabase, 'recordChunk' | 'recordAttemptStarted'>;
 }
 
 /**
@@ -54,6 +54,7 @@ export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDe
     const beat = setInterval(() => context.heartbeat(), Math.max(200, (heartbeatTimeoutMs ?? 20_000) * HEARTBEAT_AT));
     let chunkAudio: ChunkAudio | undefined;
     try {
+      await recordStart(records, input, attempt);
       chunkAudio = await audio.open(input.userId, input.path);
       const { text, segments, durationSeconds } = await asr.transcribe(chunkAudio, {
         signal: context.cancellationSignal,
@@ -85,6 +86,22 @@ export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDe
       await chunkAudio?.close();
     }
   };
+}
+
+/**
+ * Records that an attempt has begun, so a read of the job shows the chunk under way from its record alone. Like the
+ * outcomes, a convenience: a database that does not answer is logged and the attempt goes on.
+ */
+async function recordStart(
+  records: Pick<JobsDatabase, 'recordAttemptStarted'>,
+  input: TranscribeChunkInput,
+  attempt: number,
+): Promise<void> {
+  try {
+    await records.recordAttemptStarted(input.jobId, { index: input.index, path: input.path, attempts: attempt });
+  } catch (err) {
+    log.warn('could not record a chunk attempt', { jobId: input.jobId, chunk: input.index, error: String(err) });
+  }
 }
 
 /**

@@ -56,8 +56,9 @@ export async function createApiServer(
     },
     { jobsInFlightPerUser: config.limits.jobsInFlightPerUser, asrBacklogLimit: config.limits.asrBacklog },
   );
+  const catalog = new JobCatalog({ records, pageTokens, temporal: jobs });
   const app = createApp({
-    jobs: new JobCatalog({ records, pageTokens, temporal: jobs }),
+    jobs: catalog,
     submission: new JobSubmission({ jobs, audio, admission, records, jobIdKey: codec.deriveKey('job-id-v1') }),
     audio,
     authenticate,
@@ -92,6 +93,8 @@ export async function createApiServer(
     withinDeadline: (fn, extraMs) => client.withDeadline(Date.now() + TEMPORAL_BUDGET_MS + extraMs, fn),
   });
   const close = async () => {
+    // A check still calling Temporal when its connection closes would throw from the SDK's retry timer.
+    await catalog.settle();
     await client.connection.close();
     await records.close();
   };

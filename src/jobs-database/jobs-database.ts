@@ -78,6 +78,28 @@ export class JobsDatabase {
     );
   }
 
+  /**
+   * An attempt at a chunk has begun: the chunk reads `in_progress` with this many attempts, keeping the last failure
+   * a retry follows. A chunk already recorded as finished stays so (an attempt outlived by its retry may start late).
+   */
+  async recordAttemptStarted(jobId: string, chunk: Pick<ChunkState, 'index' | 'path' | 'attempts'>): Promise<void> {
+    const first: SealedChunk = {
+      path: chunk.path,
+      error: null,
+      transcript: null,
+      durationSeconds: null,
+      segments: null,
+    };
+    const { keyId, sealed } = await this.sealer.seal(first);
+    await this.sql.execute(
+      `INSERT INTO job_chunk_progress (job_id, chunk_index, chunk_status, attempts, key_id, sealed)
+       SELECT $1, $2, 'in_progress', $3, $4, $5 WHERE EXISTS (SELECT 1 FROM jobs WHERE job_id = $1 AND job_status = 'in_progress')
+       ON CONFLICT (job_id, chunk_index) DO UPDATE SET chunk_status = 'in_progress', attempts = excluded.attempts
+         WHERE job_chunk_progress.chunk_status NOT IN ('completed', 'failed')`,
+      [jobId, chunk.index, chunk.attempts, keyId, sealed],
+    );
+  }
+
   /** The job as it ended, whether or not its start was recorded. */
   async recordEnded(job: TranscriptResult): Promise<void> {
     if (job.jobStatus === 'in_progress') throw new Error(`job ${job.jobId} has not ended`);

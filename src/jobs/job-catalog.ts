@@ -27,7 +27,14 @@ export interface JobCatalogDependencies {
     TranscriptionJobs,
     'get' | 'closedAmong' | 'deleteExecution' | 'cancel' | 'waitForEnd' | 'checkHealth'
   >;
+  now?: () => number;
 }
+
+/**
+ * How often, at most, one API process checks a running job's record against Temporal behind the reads that answer
+ * from it: a job closed from outside (terminated, reset away, timed out) reads as ended within about this long.
+ */
+export const RUNNING_CHECK_INTERVAL_MS = 5000;
 
 /**
  * The most jobs a page of running jobs holds, whatever `limit` asks: each is checked against Temporal (a describe),
@@ -40,13 +47,20 @@ const LOST_WORKFLOW = "the job's workflow no longer exists; it cannot finish";
 
 /**
  * Every job a user has, read from the jobs database, the system of record: a finished job and every search are
- * answered by it alone. A running job is its recorded progress with what Temporal's server holds of it (a describe,
- * never a worker, so a read never waits behind a busy job), and a job the database still calls running
- * whose workflow has closed without recording its end (terminated, timed out, reset) is repaired as it is read:
- * no answer calls a closed job `in_progress`.
+ * answered by it alone. A running job is answered from its record too (the worker records each chunk attempt's start
+ * and outcome), so a read never waits on Temporal or a worker. Behind the reads, at most every
+ * {@link RUNNING_CHECK_INTERVAL_MS}, the job is checked against Temporal's server (a describe, never a worker), and a
+ * job whose workflow has closed without recording its end (terminated, timed out) is repaired: the next read says how
+ * it ended. A search of running jobs checks its page before it answers.
  */
 export class JobCatalog {
-  constructor(private readonly deps: JobCatalogDependencies) {}
+  private readonly checkedAt = new Map<string, number>();
+  private readonly checks = new Set<Promise<void>>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: JobCatalogDependencies) {
+    this.now = deps.now ?? Date.now;
+  }
 
   /**
    * The job, if `mayRead` allows its owner. The owner is looked up first, by the key alone, so a job the caller may
@@ -61,8 +75,13 @@ export class JobCatalog {
   async get(jobId: string): Promise<TranscriptResult> {
     const record = await this.deps.records.get(jobId);
     if (!record) throw new JobNotFoundError(jobId);
-    if (record.jobStatus !== 'in_progress') return record;
-    return this.live(record);
+    if (record.jobStatus === 'in_progress') this.checkBehind(record);
+    return record;
+  }
+
+  /** Resolves once the checks under way behind reads have ended: before the Temporal connection closes. */
+  async settle(): Promise<void> {
+    while (this.checks.size > 0) await Promise.all([...this.checks]);
   }
 
   /** A page of one user's jobs in one status, newest first. */
@@ -108,6 +127,38 @@ export class JobCatalog {
   /** The checks `/healthz` runs: each resolves once its part answers. */
   healthChecks(): { temporal: () => Promise<void>; jobsDatabase: () => Promise<void> } {
     return { temporal: () => this.deps.temporal.checkHealth(), jobsDatabase: () => this.deps.records.ping() };
+  }
+
+  /**
+   * Checks a running job against Temporal unless this process did so lately, without holding up the read. A check
+   * that fails (Temporal down) is forgotten, so the next read tries again.
+   */
+  private checkBehind(record: TranscriptResult): void {
+    const now = this.now();
+    const last = this.checkedAt.get(record.jobId);
+    if (last !== undefined && now - last < RUNNING_CHECK_INTERVAL_MS) return;
+    this.forgetChecksBefore(now - RUNNING_CHECK_INTERVAL_MS);
+    this.checkedAt.delete(record.jobId);
+    this.checkedAt.set(record.jobId, now);
+    const check = (async () => {
+      try {
+        const closed = await this.deps.temporal.closedAmong([record.jobId]);
+        if (closed.has(record.jobId)) await this.live(record);
+      } catch {
+        this.checkedAt.delete(record.jobId);
+      }
+    })();
+    this.checks.add(check);
+    void check.finally(() => this.checks.delete(check));
+  }
+
+  /** Checks older than the interval decide nothing any more: dropped, so the map holds only recently read jobs. */
+  private forgetChecksBefore(cutoffMs: number): void {
+    for (const [jobId, checkedMs] of this.checkedAt) {
+      // Insertion order is check order, so the first recent one ends the sweep.
+      if (checkedMs >= cutoffMs) break;
+      this.checkedAt.delete(jobId);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { connectJobsDatabase, openJobsDatabase } from '../../src/jobs-database/open-jobs-database';
 import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
 import { generateEncryptionKey } from '../../src/codec/encryption-keys';
-import { initialChunkStates, type JobStatus, type TranscriptResult } from '../../workflows/contract';
+import { initialChunkStates, type ChunkState, type JobStatus, type TranscriptResult } from '../../workflows/contract';
 import { sqliteTestDatabase, testCodec, type TestJobsDatabase } from '../support/jobs-databases';
 import { postgresTestDatabase } from '../support/postgres-jobs-database';
 import { startTestPostgres } from '../support/postgres-server';
@@ -96,6 +96,31 @@ describe.each([
     await db.recordEnded(ended);
     await db.recordChunk('job-progress-1', { ...started.chunks[0]!, status: 'failed', attempts: 3, error: 'late' });
     expect(await db.get('job-progress-1')).toEqual(ended);
+  });
+
+  it('when attempts start, then the chunk reads under way with their count, a retry keeps the last error, and a finished chunk stays finished', async () => {
+    const started = job('job-attempts-1');
+    await db.recordStarted(started);
+    const [first, second] = started.chunks as [ChunkState, ChunkState];
+    await db.recordAttemptStarted('job-attempts-1', { index: 0, path: first.path, attempts: 1 });
+    expect((await db.get('job-attempts-1'))?.chunks[0]).toMatchObject({
+      status: 'in_progress',
+      attempts: 1,
+      error: null,
+    });
+
+    await db.recordChunk('job-attempts-1', { ...first, status: 'in_progress', attempts: 1, error: 'ASR answered 503' });
+    await db.recordAttemptStarted('job-attempts-1', { index: 0, path: first.path, attempts: 2 });
+    expect((await db.get('job-attempts-1'))?.chunks[0]).toMatchObject({
+      status: 'in_progress',
+      attempts: 2,
+      error: 'ASR answered 503',
+    });
+
+    await db.recordChunk('job-attempts-1', { ...second, status: 'completed', attempts: 1, transcript: 'done' });
+    // An attempt the server had given up on, starting late, does not reopen the chunk.
+    await db.recordAttemptStarted('job-attempts-1', { index: 1, path: second.path, attempts: 1 });
+    expect((await db.get('job-attempts-1'))?.chunks[1]).toMatchObject({ status: 'completed', transcript: 'done' });
   });
 
   it('when a job ends without its start recorded, or its end is written twice, then it reads as it ended', async () => {

@@ -1,5 +1,5 @@
 import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
-import { JobCatalog, RUNNING_JOBS_PER_PAGE } from '../../src/jobs/job-catalog';
+import { JobCatalog, RUNNING_CHECK_INTERVAL_MS, RUNNING_JOBS_PER_PAGE } from '../../src/jobs/job-catalog';
 import { JobNotFoundError, type TranscriptionJobs } from '../../src/jobs/transcription-jobs';
 import { initialChunkStates, type TranscriptResult } from '../../workflows/contract';
 import { sqliteTestDatabase, testCodec, type TestJobsDatabase } from '../support/jobs-databases';
@@ -88,5 +88,93 @@ describe('JobCatalog', () => {
     expect(second.nextPageToken).toBeNull();
     expect(checked).toEqual([RUNNING_JOBS_PER_PAGE, 30 - RUNNING_JOBS_PER_PAGE]);
     expect(new Set([...first.results, ...second.results].map((job) => job.jobId)).size).toBe(30);
+  });
+});
+
+describe('JobCatalog reading running jobs', () => {
+  let store: TestJobsDatabase;
+  let database: JobsDatabase;
+
+  beforeAll(async () => {
+    store = await sqliteTestDatabase();
+    database = (await store.open()).database;
+  });
+  afterAll(async () => {
+    await database?.close();
+    await store?.cleanup();
+  });
+
+  async function runningJob(jobId: string): Promise<TranscriptResult> {
+    const job: TranscriptResult = {
+      ...bobsJob,
+      jobId,
+      jobStatus: 'in_progress',
+      chunks: initialChunkStates(['talk/a.wav', 'talk/b.wav']),
+      completedTime: null,
+      transcription: null,
+    };
+    await database.recordStarted(job);
+    await database.recordChunk(jobId, { ...job.chunks[0]!, status: 'completed', attempts: 1, transcript: 'hello' });
+    await database.recordAttemptStarted(jobId, { index: 1, path: 'talk/b.wav', attempts: 1 });
+    return job;
+  }
+
+  it('when a running job is read, then it answers from its record at once, whatever Temporal is doing', async () => {
+    await runningJob('job-running-1');
+    // TEMPORAL DOUBLE: a server that has not answered yet; each check waits until the test lets it answer.
+    const unanswered: ((closed: Set<string>) => void)[] = [];
+    const temporal = {
+      closedAmong: () => new Promise<Set<string>>((resolve) => unanswered.push(resolve)),
+    } as unknown as TranscriptionJobs;
+    const checks = () => unanswered.length;
+    let now = 1_000_000;
+    const catalog = new JobCatalog({
+      records: database,
+      pageTokens: new PageTokens(testCodec().deriveKey('t')),
+      temporal,
+      now: () => now,
+    });
+    const job = await catalog.get('job-running-1');
+    expect(job.jobStatus).toBe('in_progress');
+    expect(job.chunks.map((chunk) => [chunk.status, chunk.attempts, chunk.transcript])).toEqual([
+      ['completed', 1, 'hello'],
+      ['in_progress', 1, null],
+    ]);
+    // Reads within the interval do not ask again; one after it does.
+    await catalog.get('job-running-1');
+    now += RUNNING_CHECK_INTERVAL_MS - 1;
+    await catalog.get('job-running-1');
+    expect(checks()).toBe(1);
+    now += 1;
+    await catalog.get('job-running-1');
+    expect(checks()).toBe(2);
+    for (const answer of unanswered) answer(new Set());
+    await catalog.settle();
+  });
+
+  it('when the check finds the workflow closed without its end recorded, then the next read says how it ended', async () => {
+    const running = await runningJob('job-terminated-1');
+    const ended: TranscriptResult = {
+      ...running,
+      jobStatus: 'failed',
+      completedTime: '2026-12-01T09:01:00.000Z',
+      failureReason: 'job terminated: by an operator',
+    };
+    // TEMPORAL DOUBLE: the job's workflow was terminated from outside.
+    const temporal = {
+      closedAmong: (jobIds: readonly string[]) => Promise.resolve(new Set(jobIds)),
+      get: () => Promise.resolve(ended),
+    } as unknown as TranscriptionJobs;
+    const catalog = new JobCatalog({
+      records: database,
+      pageTokens: new PageTokens(testCodec().deriveKey('t')),
+      temporal,
+    });
+    expect((await catalog.get('job-terminated-1')).jobStatus).toBe('in_progress');
+    await catalog.settle();
+    expect(await catalog.get('job-terminated-1')).toMatchObject({
+      jobStatus: 'failed',
+      failureReason: 'job terminated: by an operator',
+    });
   });
 });

@@ -457,6 +457,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       records = {
         recordStarted: (job) => database.recordStarted(job),
         recordChunk: (jobId, chunk) => database.recordChunk(jobId, chunk),
+        recordAttemptStarted: (jobId, chunk) => database.recordAttemptStarted(jobId, chunk),
         unfinishedCreatedBefore: (cutoffMs, limit) => database.unfinishedCreatedBefore(cutoffMs, limit),
         deleteCreatedBefore: (cutoffMs, limit) => database.deleteCreatedBefore(cutoffMs, limit),
         recordEnded: async (job) => {
