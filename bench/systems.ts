@@ -10,6 +10,7 @@ import { readClusterPids } from '../src/cluster/cluster-pids';
 import { readRelease } from '../src/cluster/release';
 import { HISTORY_SHARDS, SERVER_ENVIRONMENT } from '../src/cluster/server-config';
 import { freePort } from '../src/process/free-port';
+import { FLEET_COUNT_INTERVAL_MS } from '../src/temporal/live-workers';
 import { stopChild } from '../src/process/process-lifecycle';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { Api } from './bench-api';
@@ -99,6 +100,9 @@ async function startWorkerAndApi(options: {
   let api: { child: ChildProcess; ready: Record<string, string> };
   try {
     for (let index = 0; index < (options.workers ?? 1); index += 1) workers.push(await startWorker());
+    // Each worker counts the fleet now and then; until the first has counted the others it takes
+    // the whole limit, and a burst taken eagerly in that moment would measure the join, not the fleet's limit.
+    if (workers.length > 1) await sleep(FLEET_COUNT_INTERVAL_MS + 1000);
     api = await startProcess(options.apiPath, options.env, profiled('api'));
   } catch (err) {
     await Promise.all(workers.map((worker) => stopChild(worker.child, 'SIGKILL')));

@@ -8,6 +8,9 @@ import type { NativeConnection } from '@temporalio/worker';
  */
 const LIVE_WINDOW_MS = 120_000;
 
+/** How often a worker counts its peers to recompute its share of the fleet's ASR limit. */
+export const FLEET_COUNT_INTERVAL_MS = 5000;
+
 /** The workers that polled the task queue for chunks lately, this one included even before it polls. */
 export async function countLiveWorkers(options: {
   connection: NativeConnection;

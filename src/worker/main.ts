@@ -7,7 +7,7 @@ import { loadConfig, type WorkerConfig } from '../config/config';
 import { loadPayloadCodec } from '../codec/load-payload-codec';
 import { createLogger, temporalLoggerFor, type Logger } from '../logger';
 import { announceReady, onShutdown } from '../process/process-lifecycle';
-import { watchLiveWorkers } from '../temporal/live-workers';
+import { FLEET_COUNT_INTERVAL_MS, watchLiveWorkers } from '../temporal/live-workers';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from '../temporal/connection-options';
 import { connectPreparedClient } from '../temporal/prepare-namespace';
 import { ensureMaintenanceSchedules } from '../temporal/maintenance-schedules';
@@ -17,8 +17,6 @@ import { createTranscriptionWorkers } from './compose';
 
 /** Built by `npm run build` next to the compiled code, so a worker starts without bundling workflows itself. */
 const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
-/** How often the worker counts its peers to recompute its share of the fleet's ASR limit. */
-const FLEET_WATCH_INTERVAL_MS = 5000;
 
 /** Temporal's native runtime, once per process: its log goes to ours, its metrics to Prometheus if asked. */
 function installRuntime(config: WorkerConfig, logger: Logger): void {
@@ -82,7 +80,7 @@ async function main(): Promise<void> {
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
       identity,
-      everyMs: FLEET_WATCH_INTERVAL_MS,
+      everyMs: FLEET_COUNT_INTERVAL_MS,
       onCount: (workers) => {
         const before = asrSlots.share;
         asrSlots.setLiveWorkers(workers);
