@@ -282,6 +282,8 @@ const RUNNING_IT = [
   '',
   "`npm run bench -- --profile` (about a minute) runs the Temporal side's burst once under profilers and writes [profile.md](profile.md): the dev server's persistence and RPC latencies by operation (from its Prometheus metrics), its on-CPU functions (Linux `perf`, named with `go tool addr2line`; both optional, skipped when missing: `apt-get install linux-perf`), and V8 CPU profiles of the worker and the API.",
   '',
+  'Every run appends its headline figures (per system and scenario: overhead, POST, GET and search p99 with their 95% ranges, CPU per 1000 chunks per process, peak memory, history events per chunk, jobs lost and chunks transcribed twice), with the git revision and the machine, to [history.jsonl](history.jsonl), kept in the repo (`--history FILE` writes elsewhere). `npm run bench:compare` prints the latest run against the one before it on the same machine kind, figure by figure, saying whether each moved beyond its noise: latencies by their ranges, CPU by the spread between runs of one revision when the history has any.',
+  '',
   "`npm run bench:upload` measures an upload's throughput and the API's memory while it streams ([../audio.md](../audio.md#measured-an-uploads-throughput-and-the-apis-memory)).",
   '',
   '`npm run bench:jobs-db` times the jobs database alone, on SQLite and PostgreSQL ([../jobs-database.md](../jobs-database.md#measured)).',
