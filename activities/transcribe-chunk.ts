@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import type { MetricMeter } from '@temporalio/common';
+import type { AsrCallSlots } from '../src/asr/asr-call-slots';
 import type { Transcriber } from '../src/asr/asr-client';
 import { AsrUnavailableError } from '../src/asr/asr-errors';
 import type { JobsDatabase } from '../src/jobs-database/jobs-database';
@@ -26,6 +27,8 @@ export interface TranscribeChunkDependencies {
   audio: AudioStore;
   /** Where each attempt's outcome is recorded, so a search shows a running job's progress without Temporal. */
   records: Pick<JobsDatabase, 'recordChunk' | 'recordAttemptStarted'>;
+  /** This worker's share of the fleet's ASR limit: each call waits here until the worker is under it. */
+  asrCalls: Pick<AsrCallSlots, 'beginCall'>;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface TranscribeChunkDependencies {
  * {@link HEARTBEAT_AT} of the timeout into the call: with the default 20 s timeout, a 5-10 s call sends none.
  * Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
  */
-export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDependencies) {
+export function createTranscribeChunk({ asr, audio, records, asrCalls }: TranscribeChunkDependencies) {
   const recordProgress = progressRecorder(records);
   let metrics: AsrMetrics | undefined;
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
@@ -56,9 +59,10 @@ export function createTranscribeChunk({ asr, audio, records }: TranscribeChunkDe
     try {
       await recordStart(records, input, attempt);
       chunkAudio = await audio.open(input.userId, input.path);
-      const { text, segments, durationSeconds } = await asr.transcribe(chunkAudio, {
-        signal: context.cancellationSignal,
-      });
+      const endCall = await asrCalls.beginCall(context.cancellationSignal);
+      const { text, segments, durationSeconds } = await asr
+        .transcribe(chunkAudio, { signal: context.cancellationSignal })
+        .finally(endCall);
       log.info('chunk transcribed', { jobId: input.jobId, chunk: input.index, attempt, bytes: chunkAudio.size });
       record('ok');
       // The ASR measured what it decoded; the probe's figure from the headers stands in when it says nothing.

@@ -18,16 +18,19 @@ export interface AsrCallSlotsOptions {
  * How many chunks this worker may transcribe at once: its equal share of the fleet-wide ASR limit, never more
  * than its own limit. Every activity on the chunk task queue is one ASR call, so a slot is a call.
  *
- * The share follows the number of live workers ({@link setLiveWorkers}). A worker whose share shrinks does not
- * abort calls under way: it takes no new chunk until it is back under its share, so when a worker joins, the
- * fleet can exceed the limit by the newcomer's share until the older workers' calls in excess finish (one ASR
- * call, at most the interval at which they count the workers again).
+ * The share follows the number of live workers ({@link setLiveWorkers}). Slots are reserved before a chunk arrives
+ * (a poll waiting for one, or a workflow task's eager dispatch), so a share that shrinks leaves reservations made under
+ * the old one; every ASR call therefore also passes {@link beginCall}, which holds it until this worker is under its
+ * share now. A worker whose share shrinks does not abort calls under way, so the fleet exceeds the limit only by the
+ * calls already under way when a worker joins, until they end (one ASR call).
  */
 export class AsrCallSlots implements CustomSlotSupplier<ActivitySlotInfo> {
   readonly type = 'custom';
   private liveWorkers = 1;
   private held = 0;
+  private calling = 0;
   private readonly waiting = new Set<() => void>();
+  private readonly waitingToCall = new Set<() => void>();
 
   constructor(private readonly options: AsrCallSlotsOptions) {
     if (options.perWorker < 1 || options.fleet < 1) throw new RangeError('ASR call limits must be at least 1');
@@ -43,34 +46,36 @@ export class AsrCallSlots implements CustomSlotSupplier<ActivitySlotInfo> {
     return this.held;
   }
 
+  /** ASR calls under way on this worker now. */
+  get calls(): number {
+    return this.calling;
+  }
+
   setLiveWorkers(count: number): void {
     this.liveWorkers = Math.max(1, Math.floor(count));
     this.wake();
   }
 
   async reserveSlot(_ctx: SlotReserveContext, abortSignal: AbortSignal): Promise<SlotPermit> {
-    // The SDK recognises a reservation it gave up on by this very object.
-    const abortReason = () => abortSignal.reason as Error;
-    while (this.held >= this.share) {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          this.waiting.delete(wakeUp);
-          reject(abortReason());
-        };
-        const wakeUp = () => {
-          abortSignal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        if (abortSignal.aborted) {
-          reject(abortReason());
-          return;
-        }
-        abortSignal.addEventListener('abort', onAbort, { once: true });
-        this.waiting.add(wakeUp);
-      });
-    }
+    while (this.held >= this.share) await waitIn(this.waiting, abortSignal);
     this.held += 1;
     return {};
+  }
+
+  /**
+   * Waits until this worker makes fewer ASR calls than its share now, then counts one more; the function returned
+   * ends it. Rejects with the signal's reason if the call is abandoned while it waits (the job was cancelled).
+   */
+  async beginCall(abortSignal: AbortSignal): Promise<() => void> {
+    while (this.calling >= this.share) await waitIn(this.waitingToCall, abortSignal);
+    this.calling += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.calling -= 1;
+      this.wake();
+    };
   }
 
   tryReserveSlot(_ctx: SlotReserveContext): SlotPermit | null {
@@ -87,8 +92,29 @@ export class AsrCallSlots implements CustomSlotSupplier<ActivitySlotInfo> {
   }
 
   private wake(): void {
-    const waiting = [...this.waiting];
+    const waiting = [...this.waiting, ...this.waitingToCall];
     this.waiting.clear();
+    this.waitingToCall.clear();
     for (const wakeUp of waiting) wakeUp();
   }
+}
+
+/** Waits in `queue` until woken, or rejects with the signal's reason (the SDK knows an abandoned wait by it). */
+function waitIn(queue: Set<() => void>, abortSignal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      queue.delete(wakeUp);
+      reject(abortSignal.reason as Error);
+    };
+    const wakeUp = () => {
+      abortSignal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    if (abortSignal.aborted) {
+      reject(abortSignal.reason as Error);
+      return;
+    }
+    abortSignal.addEventListener('abort', onAbort, { once: true });
+    queue.add(wakeUp);
+  });
 }

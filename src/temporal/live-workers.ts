@@ -19,14 +19,22 @@ export async function countLiveWorkers(options: {
   identity: string;
   now?: number;
 }): Promise<number> {
+  const activity = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
+  // The enhanced mode gathers pollers from every partition of the task queue; the plain one reads the root partition
+  // alone, where a worker whose polls land on other partitions may not show for a minute or more.
   const response = await options.connection.workflowService.describeTaskQueue({
     namespace: options.namespace,
     taskQueue: { name: options.taskQueue },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    apiMode: temporal.api.enums.v1.DescribeTaskQueueMode.DESCRIBE_TASK_QUEUE_MODE_ENHANCED,
+    taskQueueTypes: [activity],
+    reportPollers: true,
   });
+  const pollers = Object.values(response.versionsInfo ?? {}).flatMap(
+    (version) => version.typesInfo?.[activity]?.pollers ?? [],
+  );
   const since = (options.now ?? Date.now()) - LIVE_WINDOW_MS;
   const live = new Set([options.identity]);
-  for (const poller of response.pollers ?? []) {
+  for (const poller of pollers) {
     const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
     const lastSeenMs = seconds * 1000 + Math.floor((poller.lastAccessTime?.nanos ?? 0) / 1e6);
     if (poller.identity && lastSeenMs >= since) live.add(poller.identity);

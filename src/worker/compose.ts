@@ -48,6 +48,7 @@ export async function createTranscriptionWorkers(options: {
       timeoutMs: config.asr.timeoutMs,
     }),
     audio,
+    asrCalls: options.asrSlots,
     callbacks: new CallbackSender({
       policy: new CallbackUrlPolicy(config.callbacks.allowList),
       allowPrivateAddresses: config.callbacks.allowPrivateAddresses,

@@ -59,6 +59,7 @@ const WORKER_METRICS_ATTEMPTS = 5;
 export class ServiceStack {
   readonly workers: ChildProcess[] = [];
   private readonly metricsAddresses = new Map<ChildProcess, string>();
+  private readonly outputs = new Map<ChildProcess, string>();
   private constructor(
     readonly devServer: DevServer,
     readonly simulator: AsrSimulator,
@@ -175,12 +176,14 @@ export class ServiceStack {
       const worker = fork(path.join(DIST, 'worker', 'main.js'), [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       // Kept until it is ready: the reason it did not get there.
       let startupOutput: string | undefined = '';
+      this.outputs.set(worker, '');
       for (const [from, to] of [
         [worker.stdout, process.stdout],
         [worker.stderr, process.stderr],
       ] as const) {
         from?.on('data', (chunk: Buffer) => {
           if (startupOutput !== undefined) startupOutput += chunk.toString();
+          this.outputs.set(worker, `${this.outputs.get(worker) ?? ''}${chunk.toString()}`);
           to.write(chunk);
         });
       }
@@ -203,6 +206,11 @@ export class ServiceStack {
         `service stack: worker metrics port ${metricsAddress} was taken; starting the worker again\n`,
       );
     }
+  }
+
+  /** Everything a worker has written to stdout and stderr since it started. */
+  workerOutput(worker: ChildProcess): string {
+    return this.outputs.get(worker) ?? '';
   }
 
   /** `host:port` of a worker's metrics, for a stack started with `workerMetrics`. */

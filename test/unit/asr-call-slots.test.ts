@@ -1,3 +1,4 @@
+import { temporal } from '@temporalio/proto';
 import type { NativeConnection, SlotReserveContext } from '@temporalio/worker';
 import { AsrCallSlots } from '../../src/asr/asr-call-slots';
 import { countLiveWorkers } from '../../src/temporal/live-workers';
@@ -49,6 +50,33 @@ describe('AsrCallSlots', () => {
     expect(slots.tryReserveSlot(ctx)).not.toBeNull();
   });
 
+  it('when a share shrinks after chunks were reserved under the old one, then their ASR calls wait for the new share', async () => {
+    const slots = new AsrCallSlots({ perWorker: 10, fleet: 4 });
+    // Four polls reserved while this worker was alone; then another joins and the share is 2.
+    for (let poll = 0; poll < 4; poll += 1) await slots.reserveSlot(ctx, never);
+    slots.setLiveWorkers(2);
+    const first = await slots.beginCall(never);
+    await slots.beginCall(never);
+    const third = slots.beginCall(never);
+    expect(await settlesSoon(third)).toBe(false);
+    expect(slots.calls).toBe(2);
+    first();
+    // Ending a call twice counts once.
+    first();
+    expect(await settlesSoon(third)).toBe(true);
+    expect(slots.calls).toBe(2);
+  });
+
+  it('when a job is cancelled while its call waits for the share, then the wait ends with the reason and counts nothing', async () => {
+    const slots = new AsrCallSlots({ perWorker: 1, fleet: 1 });
+    await slots.beginCall(never);
+    const cancel = new AbortController();
+    const waiting = slots.beginCall(cancel.signal);
+    cancel.abort(new Error('job canceled'));
+    await expect(waiting).rejects.toThrow('job canceled');
+    expect(slots.calls).toBe(1);
+  });
+
   it('when a worker leaves, then the waiting chunks of the others start', async () => {
     const slots = new AsrCallSlots({ perWorker: 10, fleet: 4 });
     slots.setLiveWorkers(2);
@@ -78,11 +106,23 @@ describe('countLiveWorkers', () => {
   const connectionWith = (pollers: { identity: string; lastSeenMs: number }[]) =>
     ({
       workflowService: {
+        // The enhanced mode's answer: pollers by build id (none: '') and task queue type, from every partition.
         describeTaskQueue: async () => ({
-          pollers: pollers.map((poller) => ({
-            identity: poller.identity,
-            lastAccessTime: { seconds: Math.floor(poller.lastSeenMs / 1000), nanos: (poller.lastSeenMs % 1000) * 1e6 },
-          })),
+          versionsInfo: {
+            '': {
+              typesInfo: {
+                [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]: {
+                  pollers: pollers.map((poller) => ({
+                    identity: poller.identity,
+                    lastAccessTime: {
+                      seconds: Math.floor(poller.lastSeenMs / 1000),
+                      nanos: (poller.lastSeenMs % 1000) * 1e6,
+                    },
+                  })),
+                },
+              },
+            },
+          },
         }),
       },
     }) as unknown as NativeConnection;

@@ -13,6 +13,7 @@ import {
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createActivities, type ActivityDependencies } from '../../activities';
+import { AsrCallSlots } from '../../src/asr/asr-call-slots';
 import type { JobsDatabase } from '../../src/jobs-database/jobs-database';
 import { FAILURE_CONVERTER_PATH, serviceDataConverter } from '../../src/codec/data-converter';
 import { sqliteTestDatabase, testCodec, type TestJobsDatabase } from '../support/jobs-databases';
@@ -100,6 +101,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
       dataConverter,
       activities: createActivities({
         asr: transcriber,
+        asrCalls: new AsrCallSlots({ perWorker: 1000, fleet: 1000 }),
         audio: localAudioStore(audioRoot, { maxChunkBytes: 2048 }),
         callbacks,
         records,
