@@ -24,6 +24,8 @@ export class TemporalAdmissionSignals implements Pick<AdmissionSignals, 'jobsInF
     return jobs;
   }
 
+  // Stats asked of the root partition are gathered from every partition (server 1.32, matching_engine.go), unlike
+  // the plain mode's pollers; the server caches them for 5 s (matching.TaskQueueInfoByBuildIdTTL).
   async chunkBacklog(): Promise<number> {
     const response = await this.client.workflowService.describeTaskQueue({
       namespace: this.client.options.namespace,
