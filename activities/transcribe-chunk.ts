@@ -41,7 +41,6 @@ export interface TranscribeChunkDependencies {
  * Retries are Temporal's: a failure leaves here typed, and the workflow's retry policy decides by type.
  */
 export function createTranscribeChunk({ asr, audio, records, asrCalls }: TranscribeChunkDependencies) {
-  const recordProgress = progressRecorder(records);
   let metrics: AsrMetrics | undefined;
   return async function transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
     const context = Context.current();
@@ -72,7 +71,7 @@ export function createTranscribeChunk({ asr, audio, records, asrCalls }: Transcr
         durationSeconds: durationSeconds ?? chunkAudio.audio.durationSeconds,
         attempt,
       };
-      await recordProgress(input, { status: 'completed', attempts: attempt, error: null, ...result });
+      await recordOutcome(records, input, { status: 'completed', attempts: attempt, error: null, ...result });
       return result;
     } catch (err) {
       record(err instanceof Error ? err.name : 'Error');
@@ -82,7 +81,7 @@ export function createTranscribeChunk({ asr, audio, records, asrCalls }: Transcr
         if (!final) await tellWorkflowOfRetry(context, { index: input.index, attempt, error: failure.message });
         // Whether a retryable failure was the last attempt is the server's to say; the job's end record settles it.
         const status = final ? 'failed' : 'in_progress';
-        await recordProgress(input, { status, attempts: attempt, error: failure.message });
+        await recordOutcome(records, input, { status, attempts: attempt, error: failure.message });
       }
       throw failure;
     } finally {
@@ -93,45 +92,46 @@ export function createTranscribeChunk({ asr, audio, records, asrCalls }: Transcr
 }
 
 /**
- * Records that an attempt has begun, so a read of the job shows the chunk under way from its record alone. Like the
- * outcomes, a convenience: a database that does not answer is logged and the attempt goes on.
+ * Writes to a chunk's record. The record of a chunk's progress is a convenience for reads and search: the job's end
+ * record is what counts, so a database that does not answer is logged and the attempt goes on.
  */
-async function recordStart(
-  records: Pick<JobsDatabase, 'recordAttemptStarted'>,
-  input: TranscribeChunkInput,
-  attempt: number,
-): Promise<void> {
+async function recordBestEffort(input: TranscribeChunkInput, what: string, write: () => Promise<void>): Promise<void> {
   try {
-    await records.recordAttemptStarted(input.jobId, { index: input.index, path: input.path, attempts: attempt });
+    await write();
   } catch (err) {
-    log.warn('could not record a chunk attempt', { jobId: input.jobId, chunk: input.index, error: String(err) });
+    log.warn(`could not record ${what}`, { jobId: input.jobId, chunk: input.index, error: String(err) });
   }
 }
 
-/**
- * Records an attempt's outcome. Progress is a convenience for search: the job's end record is what counts, so a
- * database that does not answer is logged and the chunk goes on.
- */
-function progressRecorder(records: Pick<JobsDatabase, 'recordChunk'>) {
-  return async (
-    input: TranscribeChunkInput,
-    outcome: Pick<ChunkState, 'status' | 'attempts' | 'error'> & Partial<TranscribeChunkResult>,
-  ): Promise<void> => {
-    try {
-      await records.recordChunk(input.jobId, {
-        index: input.index,
-        path: input.path,
-        status: outcome.status,
-        attempts: outcome.attempts,
-        error: outcome.error,
-        transcript: outcome.transcript ?? null,
-        durationSeconds: outcome.durationSeconds ?? null,
-        segments: outcome.segments ?? null,
-      });
-    } catch (err) {
-      log.warn('could not record chunk progress', { jobId: input.jobId, chunk: input.index, error: String(err) });
-    }
-  };
+/** Records that an attempt has begun, so a read of the job shows the chunk under way from its record alone. */
+function recordStart(
+  records: Pick<JobsDatabase, 'recordAttemptStarted'>,
+  input: TranscribeChunkInput,
+  attempt: number,
+) {
+  return recordBestEffort(input, 'a chunk attempt', () =>
+    records.recordAttemptStarted(input.jobId, { index: input.index, path: input.path, attempts: attempt }),
+  );
+}
+
+/** Records an attempt's outcome. */
+function recordOutcome(
+  records: Pick<JobsDatabase, 'recordChunk'>,
+  input: TranscribeChunkInput,
+  outcome: Pick<ChunkState, 'status' | 'attempts' | 'error'> & Partial<TranscribeChunkResult>,
+) {
+  return recordBestEffort(input, 'chunk progress', () =>
+    records.recordChunk(input.jobId, {
+      index: input.index,
+      path: input.path,
+      status: outcome.status,
+      attempts: outcome.attempts,
+      error: outcome.error,
+      transcript: outcome.transcript ?? null,
+      durationSeconds: outcome.durationSeconds ?? null,
+      segments: outcome.segments ?? null,
+    }),
+  );
 }
 
 type AsrMetrics = ReturnType<typeof asrMetrics>;
