@@ -91,11 +91,19 @@ export class AsrCallSlots implements CustomSlotSupplier<ActivitySlotInfo> {
     this.wake();
   }
 
+  /** Wakes, in the order they began waiting, as many waiters as there is room for now; each checks again. */
   private wake(): void {
-    const waiting = [...this.waiting, ...this.waitingToCall];
-    this.waiting.clear();
-    this.waitingToCall.clear();
-    for (const wakeUp of waiting) wakeUp();
+    wakeSome(this.waiting, this.share - this.held);
+    wakeSome(this.waitingToCall, this.share - this.calling);
+  }
+}
+
+function wakeSome(queue: Set<() => void>, room: number): void {
+  for (const wakeUp of queue) {
+    if (room <= 0) return;
+    queue.delete(wakeUp);
+    wakeUp();
+    room -= 1;
   }
 }
 

@@ -67,6 +67,19 @@ describe('AsrCallSlots', () => {
     expect(slots.calls).toBe(2);
   });
 
+  it('when calls wait for the share, then each call that ends lets the one waiting longest begin, and only it', async () => {
+    const slots = new AsrCallSlots({ perWorker: 1, fleet: 1 });
+    const first = await slots.beginCall(never);
+    const second = slots.beginCall(never);
+    const third = slots.beginCall(never);
+    first();
+    expect(await settlesSoon(second)).toBe(true);
+    expect(await settlesSoon(third)).toBe(false);
+    (await second)();
+    expect(await settlesSoon(third)).toBe(true);
+    expect(slots.calls).toBe(1);
+  });
+
   it('when a job is cancelled while its call waits for the share, then the wait ends with the reason and counts nothing', async () => {
     const slots = new AsrCallSlots({ perWorker: 1, fleet: 1 });
     await slots.beginCall(never);
