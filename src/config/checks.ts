@@ -1,5 +1,5 @@
 import type { ParsedByEnv } from './setting';
-import type { SETTINGS } from './settings';
+import { issuerHostAlias, type SETTINGS } from './settings';
 
 type Values = ParsedByEnv<typeof SETTINGS>;
 type Variable = keyof Values;
@@ -33,6 +33,30 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
   crossCheck(['AUTH_METHODS', 'JWT_PLAIN_USER_IDS'], ({ AUTH_METHODS, JWT_PLAIN_USER_IDS }) =>
     JWT_PLAIN_USER_IDS && AUTH_METHODS.includes('api-key') && AUTH_METHODS.includes('jwt')
       ? "JWT_PLAIN_USER_IDS: refused with AUTH_METHODS including api-key: a token's subject and an API key's user would be one user"
+      : undefined,
+  ),
+  crossCheck(['AUTH_METHODS', 'JWT_HS256_SECRET', 'JWT_JWKS_FILE'], (values) =>
+    values.AUTH_METHODS.includes('jwt') && values.JWT_HS256_SECRET === undefined && values.JWT_JWKS_FILE === undefined
+      ? 'JWT_HS256_SECRET or JWT_JWKS_FILE: one is required when AUTH_METHODS includes jwt'
+      : undefined,
+  ),
+  crossCheck(['AUTH_METHODS', 'JWT_ISSUER'], ({ AUTH_METHODS, JWT_ISSUER }) =>
+    AUTH_METHODS.includes('jwt') && JWT_ISSUER === undefined
+      ? 'JWT_ISSUER: required when AUTH_METHODS includes jwt'
+      : undefined,
+  ),
+  crossCheck(['AUTH_METHODS', 'JWT_AUDIENCE'], ({ AUTH_METHODS, JWT_AUDIENCE }) =>
+    AUTH_METHODS.includes('jwt') && JWT_AUDIENCE === undefined
+      ? 'JWT_AUDIENCE: required when AUTH_METHODS includes jwt'
+      : undefined,
+  ),
+  crossCheck(['AUTH_METHODS', 'JWT_ISSUER', 'JWT_ISSUER_ALIAS', 'JWT_PLAIN_USER_IDS'], (values) =>
+    values.AUTH_METHODS.includes('jwt') &&
+    !values.JWT_PLAIN_USER_IDS &&
+    values.JWT_ISSUER !== undefined &&
+    values.JWT_ISSUER_ALIAS === undefined &&
+    issuerHostAlias(values.JWT_ISSUER) === undefined
+      ? 'JWT_ISSUER_ALIAS: required, since JWT_ISSUER has no host name to use in user ids'
       : undefined,
   ),
   // Temporal refuses such a policy only when the first chunk is scheduled, failing every job; refuse it here.

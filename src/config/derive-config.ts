@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { ParsedTree } from './setting';
-import { CALLBACK_BACKOFF, type SETTINGS } from './settings';
+import { CALLBACK_BACKOFF, issuerHostAlias, type SETTINGS } from './settings';
 
 export type ParsedSettings = ParsedTree<typeof SETTINGS>;
 
@@ -9,7 +9,7 @@ export type ParsedSettings = ParsedTree<typeof SETTINGS>;
 const CHUNK_FILE_READ_ALLOWANCE_MS = 10_000;
 
 /**
- * The values no single variable holds: defaults under DATA_DIR, the embedded dev server's address, TLS when any
+ * The values no single variable holds: defaults under DATA_DIR, the token issuer's alias, the embedded dev server's address, TLS when any
  * setting asks for it, the queues named after the task queue and the chunk timeout that follows the ASR's.
  */
 export function deriveConfig(parsed: ParsedSettings) {
@@ -19,7 +19,15 @@ export function deriveConfig(parsed: ParsedSettings) {
   return {
     ...parsed,
     api: { ...api, codecCorsOrigins: api.codecCorsOrigins ?? uiOrigins },
-    auth: { ...auth, apiKeysFile: auth.apiKeysFile ?? inDataDir('api-keys.txt') },
+    auth: {
+      ...auth,
+      apiKeysFile: auth.apiKeysFile ?? inDataDir('api-keys.txt'),
+      jwt: {
+        ...auth.jwt,
+        issuerAlias:
+          auth.jwt.issuerAlias ?? (auth.jwt.issuer === undefined ? undefined : issuerHostAlias(auth.jwt.issuer)),
+      },
+    },
     encryption: { ...encryption, keysFile: encryption.keysFile ?? inDataDir('payload-encryption-keys') },
     jobsDatabase: { ...jobsDatabase, sqliteFile: inDataDir('jobs.sqlite') },
     audio: { ...audio, root: audio.root ?? inDataDir('audio'), spoolDir: inDataDir('spool') },

@@ -22,6 +22,12 @@ import { setting } from './setting';
 /** What a JWT issuer's alias may be: it goes into user ids, so it keeps to their alphabet and leaves room for them. */
 export const JWT_ISSUER_ALIAS_PATTERN = /^[a-z0-9][a-z0-9.-]{0,39}$/;
 
+/** The alias a token issuer gets when `JWT_ISSUER_ALIAS` is unset: its host name, if it has one that fits. */
+export function issuerHostAlias(issuer: string): string | undefined {
+  const alias = (URL.canParse(issuer) ? new URL(issuer).hostname : issuer).toLowerCase();
+  return JWT_ISSUER_ALIAS_PATTERN.test(alias) ? alias : undefined;
+}
+
 /** Callbacks back off on a fixed curve; only their number of attempts is a setting. */
 export const CALLBACK_BACKOFF = { initialIntervalMs: 5_000, backoffCoefficient: 2, maximumIntervalMs: 5 * 60_000 };
 

@@ -76,7 +76,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_METHODS: 'none', HOST: '0.0.0.0' })).toThrow(/AUTH_METHODS=none.*loopback/);
     expect(() => loadConfig({ AUTH_METHODS: 'none,api-key' })).toThrow(/AUTH_METHODS/);
     expect(() => loadConfig({ AUTH_METHODS: 'password' })).toThrow(/AUTH_METHODS/);
-    expect(loadConfig({ AUTH_METHODS: 'jwt, api-key' }).auth.methods).toEqual(['jwt', 'api-key']);
+  });
+
+  it('when tokens are accepted, then their secret or keys, issuer and audience are required, all named at once', () => {
+    expect(() => loadConfig({ AUTH_METHODS: 'jwt, api-key' })).toThrow(
+      /JWT_HS256_SECRET or JWT_JWKS_FILE: one is required[^]*JWT_ISSUER: required[^]*JWT_AUDIENCE: required/,
+    );
+    const jwt = {
+      JWT_HS256_SECRET: 's'.repeat(32),
+      JWT_ISSUER: 'https://Login.Example.com/tenant',
+      JWT_AUDIENCE: 'api',
+    };
+    const config = loadConfig({ ...jwt, AUTH_METHODS: 'jwt, api-key' });
+    expect(config.auth.methods).toEqual(['jwt', 'api-key']);
+    // A token's caller is `jwt:<alias>:<claim>`: the alias is the issuer's host name unless one is given.
+    expect(config.auth.jwt.issuerAlias).toBe('login.example.com');
+    expect(loadConfig({ ...jwt, AUTH_METHODS: 'jwt', JWT_ISSUER_ALIAS: 'corp' }).auth.jwt.issuerAlias).toBe('corp');
+    expect(() => loadConfig({ ...jwt, AUTH_METHODS: 'jwt', JWT_ISSUER: 'urn:Corporate Login' })).toThrow(
+      /JWT_ISSUER_ALIAS: required, since JWT_ISSUER has no host name/,
+    );
+    expect(
+      loadConfig({ ...jwt, AUTH_METHODS: 'jwt', JWT_ISSUER: 'urn:Corporate Login', JWT_ISSUER_ALIAS: 'corp' }).auth.jwt
+        .issuerAlias,
+    ).toBe('corp');
   });
 
   it('when token users would keep bare user ids beside API keys, then start-up refuses it; a bad issuer alias is named', () => {
