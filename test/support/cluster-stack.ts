@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +17,7 @@ import { createAudioObjects } from '../../src/storage/create-audio-store';
 import { temporalConnectionOptions } from '../../src/temporal/connection-options';
 import { PROJECT_ROOT, pollUntil } from './service-stack';
 import { chunkBytes, tempDir, type ChunkOptions } from './temp-dir';
+import { testApiKeys } from './test-api-keys';
 
 const USERS = ['alice', 'ops'] as const;
 type User = (typeof USERS)[number];
@@ -62,13 +62,11 @@ export class ClusterStack {
       latency: options.asrLatency ?? { minMs: 100, maxMs: 300 },
       failureRate: 0,
     });
-    const apiKeys = Object.fromEntries(
-      USERS.map((user) => [user, `test_${user}_${randomBytes(16).toString('hex')}`]),
-    ) as Record<User, string>;
+    const { keys: apiKeys, API_KEYS } = testApiKeys(USERS);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATA_DIR: dir,
-      API_KEYS: USERS.map((user) => `${apiKeys[user]}:${user}:${user === 'ops' ? 'operator' : 'user'}`).join(','),
+      API_KEYS,
       PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('test-key-1'),
       TEMPORAL_ADDRESS: options.temporalAddress,
       TEMPORAL_NAMESPACE: options.namespace ?? 'default',

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomBytes } from 'node:crypto';
 import { createApiServer } from '../../src/api/compose';
 import { startAsrSimulator, type AsrSimulator } from '../../src/asr/asr-simulator';
 import { freePort } from '../../src/process/free-port';
@@ -19,6 +18,7 @@ import type { AudioObjects } from '../../src/storage/audio-objects';
 import { createAudioObjects } from '../../src/storage/create-audio-store';
 import { startTestS3, type TestS3 } from './s3-server';
 import { chunkBytes, tempDir, type ChunkOptions } from './temp-dir';
+import { testApiKeys } from './test-api-keys';
 
 /** The users the stack has API keys for; `ops` is an operator. */
 export const STACK_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'ops'] as const;
@@ -108,13 +108,11 @@ export class ServiceStack {
       failureRate: 0,
       failPattern: options.failPattern,
     });
-    const apiKeys = Object.fromEntries(
-      STACK_USERS.map((user) => [user, `test_${user}_${randomBytes(16).toString('hex')}`]),
-    ) as Record<StackUser, string>;
+    const { keys: apiKeys, API_KEYS } = testApiKeys(STACK_USERS);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATA_DIR: dir,
-      API_KEYS: STACK_USERS.map((user) => `${apiKeys[user]}:${user}:${user === 'ops' ? 'operator' : 'user'}`).join(','),
+      API_KEYS,
       PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('test-key-1'),
       TEMPORAL_ADDRESS: devServer.address,
       TEMPORAL_TASK_QUEUE: `integration-${path.basename(dir)}`,
