@@ -1,11 +1,12 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { JobsDatabase } from '../src/jobs-database/jobs-database';
-import { JobNotFoundError, type TranscriptionJobs } from '../src/jobs/transcription-jobs';
+import { jobAsTemporalHoldsIt } from '../src/jobs/closed-jobs';
+import type { TranscriptionJobs } from '../src/jobs/transcription-jobs';
 import type { ReconcileJobRecordsResult } from '../workflows/contract';
 
 export interface MaintainJobRecordsDependencies {
-  records: Pick<JobsDatabase, 'unfinishedCreatedBefore' | 'recordEnded' | 'deleteCreatedBefore'>;
+  records: Pick<JobsDatabase, 'unfinishedCreatedBefore' | 'get' | 'recordEnded' | 'deleteCreatedBefore'>;
   /** Temporal's view of jobs, over the activity's own client. */
   temporalJobs: (client: Client) => Pick<TranscriptionJobs, 'get' | 'closedAmong'>;
   recordRetentionDays: number;
@@ -34,8 +35,11 @@ export function createMaintainJobRecords({
       const closed = await jobs.closedAmong(unfinished);
       for (const jobId of unfinished) {
         context.heartbeat();
-        const ended = closed.has(jobId) ? await jobs.get(jobId).catch(missing) : undefined;
-        if (!ended || ended.jobStatus === 'in_progress') continue;
+        if (!closed.has(jobId)) continue;
+        const record = await records.get(jobId);
+        if (record?.jobStatus !== 'in_progress') continue;
+        const ended = await jobAsTemporalHoldsIt(jobs, record);
+        if (ended.jobStatus === 'in_progress') continue;
         await records.recordEnded(ended);
         result.repaired += 1;
       }
@@ -57,9 +61,4 @@ export function createMaintainJobRecords({
       return { deleted };
     },
   };
-}
-
-function missing(err: unknown): undefined {
-  if (err instanceof JobNotFoundError) return undefined;
-  throw err;
 }

@@ -1,6 +1,7 @@
 import type { JobStatus, TranscriptResult } from '../../workflows/contract';
 import type { JobsDatabase } from '../jobs-database/jobs-database';
 import type { PageTokens } from '../jobs-database/page-token';
+import { jobAsTemporalHoldsIt } from './closed-jobs';
 import { JobNotFoundError, type TranscriptionJobs } from './transcription-jobs';
 
 export interface SearchJobsRequest {
@@ -41,9 +42,6 @@ export const RUNNING_CHECK_INTERVAL_MS = 5000;
  * so this bounds the work one search causes. Pages of finished jobs cost one database query and take `limit`.
  */
 export const RUNNING_JOBS_PER_PAGE = 20;
-
-/** Why a job recorded as running has no workflow any more (deleted by Temporal's retention before it ended). */
-const LOST_WORKFLOW = "the job's workflow no longer exists; it cannot finish";
 
 /**
  * Every job a user has, read from the jobs database, the system of record: a finished job and every search are
@@ -166,28 +164,8 @@ export class JobCatalog {
    * which would wait behind the job's workflow task in flight); recorded at once if it turns out to have ended.
    */
   private async live(record: TranscriptResult): Promise<TranscriptResult> {
-    let job: TranscriptResult;
-    try {
-      const seen = await this.deps.temporal.get(record.jobId, record);
-      job = { ...seen, createdTime: record.createdTime, retriedFrom: record.retriedFrom };
-    } catch (err) {
-      if (!(err instanceof JobNotFoundError)) throw err;
-      job = lost(record);
-    }
+    const job = await jobAsTemporalHoldsIt(this.deps.temporal, record);
     if (job.jobStatus !== 'in_progress') await this.deps.records.recordEnded(job);
     return job;
   }
-}
-
-function lost(record: TranscriptResult): TranscriptResult {
-  const chunks = record.chunks.map((chunk) =>
-    chunk.status === 'completed' ? chunk : { ...chunk, status: 'failed' as const, error: chunk.error ?? LOST_WORKFLOW },
-  );
-  return {
-    ...record,
-    chunks,
-    jobStatus: 'failed',
-    completedTime: new Date().toISOString(),
-    failureReason: LOST_WORKFLOW,
-  };
 }

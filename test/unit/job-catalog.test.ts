@@ -177,4 +177,33 @@ describe('JobCatalog reading running jobs', () => {
       failureReason: 'job terminated: by an operator',
     });
   });
+
+  it('when a job is terminated between a chunk being transcribed and Temporal hearing of it, then the chunk keeps its text', async () => {
+    const running = await runningJob('job-terminated-2');
+    // TEMPORAL DOUBLE: the history closed before the first chunk's completion reached it.
+    const ended: TranscriptResult = {
+      ...running,
+      jobStatus: 'failed',
+      chunks: running.chunks.map((chunk) => ({ ...chunk, status: 'failed', attempts: 1, error: 'job terminated' })),
+      completedTime: '2026-12-01T09:01:00.000Z',
+      failureReason: 'job terminated: by an operator',
+    };
+    const temporal = {
+      closedAmong: (jobIds: readonly string[]) => Promise.resolve(new Set(jobIds)),
+      get: () => Promise.resolve(ended),
+    } as unknown as TranscriptionJobs;
+    const catalog = new JobCatalog({
+      records: database,
+      pageTokens: new PageTokens(testCodec().deriveKey('t')),
+      temporal,
+    });
+    await catalog.get('job-terminated-2');
+    await catalog.settle();
+    const job = await catalog.get('job-terminated-2');
+    expect(job.jobStatus).toBe('failed');
+    expect(job.chunks.map((chunk) => [chunk.status, chunk.transcript])).toEqual([
+      ['completed', 'hello'],
+      ['failed', null],
+    ]);
+  });
 });

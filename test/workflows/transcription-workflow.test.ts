@@ -461,6 +461,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
         recordChunk: (jobId, chunk) => database.recordChunk(jobId, chunk),
         recordAttemptStarted: (jobId, chunk) => database.recordAttemptStarted(jobId, chunk),
         unfinishedCreatedBefore: (cutoffMs, limit) => database.unfinishedCreatedBefore(cutoffMs, limit),
+        get: (jobId) => database.get(jobId),
         deleteCreatedBefore: (cutoffMs, limit) => database.deleteCreatedBefore(cutoffMs, limit),
         recordEnded: async (job) => {
           if (failuresLeft-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
