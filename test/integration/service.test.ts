@@ -381,6 +381,11 @@ describe.each(['local', 's3'] as const)(
       );
       expect(midway.jobStatus).toBe('in_progress');
       expect(midway.chunks[2].status).toBe('in_progress');
+      // The worker records a chunk's outcome just before it reports it: the kill comes once Temporal has both.
+      await pollUntil(
+        () => stack.temporal.workflow.getHandle(jobId).fetchHistory(),
+        (history) => (history.events ?? []).filter((event) => event.activityTaskCompletedEventAttributes).length === 2,
+      );
 
       await stack.stopWorker(worker, 'SIGKILL');
       worker = await stack.startWorker();
