@@ -12,6 +12,9 @@ export interface RecordJobDependencies {
 export function createRecordJob({ records }: RecordJobDependencies) {
   return {
     recordJobStarted: (job: TranscriptResult): Promise<void> => records.recordStarted(job),
-    recordJobEnded: (job: TranscriptResult): Promise<void> => records.recordEnded(job),
+    // Returns nothing: the local activity's result goes into the job's history, and the transcript must not.
+    recordJobEnded: async (job: TranscriptResult): Promise<void> => {
+      await records.recordEnded(job);
+    },
   };
 }

@@ -45,8 +45,9 @@ export async function backfillJobRecords(
   return progress;
 }
 
-function record(records: Pick<JobsDatabase, 'recordStarted' | 'recordEnded'>, job: TranscriptResult): Promise<void> {
-  return job.jobStatus === 'in_progress' ? records.recordStarted(job) : records.recordEnded(job);
+async function record(records: Pick<JobsDatabase, 'recordStarted' | 'recordEnded'>, job: TranscriptResult) {
+  if (job.jobStatus === 'in_progress') await records.recordStarted(job);
+  else await records.recordEnded(job);
 }
 
 function deletedMeanwhile(err: unknown): undefined {

@@ -100,9 +100,14 @@ export class JobsDatabase {
     );
   }
 
-  /** The job as it ended, whether or not its start was recorded. */
-  async recordEnded(job: TranscriptResult): Promise<void> {
-    if (job.jobStatus === 'in_progress') throw new Error(`job ${job.jobId} has not ended`);
+  /**
+   * The job as it ended, whether or not its start was recorded; what was recorded is returned. A chunk the record
+   * already holds as transcribed stays so, with its transcript: its worker records an attempt's outcome just before
+   * reporting it, so a job cancelled or terminated in between ends without knowing of it.
+   */
+  async recordEnded(ended: TranscriptResult): Promise<TranscriptResult> {
+    if (ended.jobStatus === 'in_progress') throw new Error(`job ${ended.jobId} has not ended`);
+    const job = await this.keepingTranscribedChunks(ended);
     const { keyId, sealed } = await this.sealer.seal(sealedJob(job));
     await this.sql.execute(
       `INSERT INTO jobs (job_id, user_id, job_status, created_ms, completed_ms, retried_from, chunk_count, key_id, sealed)
@@ -122,6 +127,7 @@ export class JobsDatabase {
       ],
     );
     await this.sql.execute('DELETE FROM job_chunk_progress WHERE job_id = $1', [job.jobId]);
+    return job;
   }
 
   /** Whose job this is, read alone by the key: nothing of the job is fetched before its owner is known. */
@@ -202,6 +208,17 @@ export class JobsDatabase {
 
   close(): Promise<void> {
     return this.sql.close();
+  }
+
+  private async keepingTranscribedChunks(job: TranscriptResult): Promise<TranscriptResult> {
+    if (job.chunks.every((chunk) => chunk.status === 'completed')) return job;
+    const recorded = await this.get(job.jobId);
+    if (!recorded) return job;
+    const chunks = job.chunks.map((chunk, index) => {
+      const known = recorded.chunks[index];
+      return chunk.status !== 'completed' && known?.status === 'completed' ? known : chunk;
+    });
+    return { ...job, chunks };
   }
 
   private async results(rows: JobRow[]): Promise<TranscriptResult[]> {

@@ -165,7 +165,6 @@ export class JobCatalog {
    */
   private async live(record: TranscriptResult): Promise<TranscriptResult> {
     const job = await jobAsTemporalHoldsIt(this.deps.temporal, record);
-    if (job.jobStatus !== 'in_progress') await this.deps.records.recordEnded(job);
-    return job;
+    return job.jobStatus === 'in_progress' ? job : this.deps.records.recordEnded(job);
   }
 }

@@ -123,6 +123,33 @@ describe.each([
     expect((await db.get('job-attempts-1'))?.chunks[1]).toMatchObject({ status: 'completed', transcript: 'done' });
   });
 
+  it('when a job is cancelled after a chunk was transcribed but before its workflow heard of it, then the record keeps that chunk, also when the end is written again', async () => {
+    const started = job('job-cancelled-late');
+    await db.recordStarted(started);
+    const [first] = started.chunks as [ChunkState, ChunkState];
+    await db.recordChunk('job-cancelled-late', {
+      ...first,
+      status: 'completed',
+      attempts: 1,
+      transcript: 'kept words',
+    });
+    const cancelled: TranscriptResult = {
+      ...started,
+      jobStatus: 'failed',
+      failureReason: 'canceled',
+      completedTime: new Date(T0 + 60_000).toISOString(),
+      chunks: started.chunks.map((chunk) => ({ ...chunk, status: 'failed', attempts: 1, error: 'canceled' })),
+    };
+    const recorded = await db.recordEnded(cancelled);
+    await db.recordEnded(cancelled);
+    const read = await db.get('job-cancelled-late');
+    expect(read).toEqual(recorded);
+    expect(read?.chunks.map((chunk) => [chunk.status, chunk.transcript, chunk.error])).toEqual([
+      ['completed', 'kept words', null],
+      ['failed', null, 'canceled'],
+    ]);
+  });
+
   it('when a job ends without its start recorded, or its end is written twice, then it reads as it ended', async () => {
     const ended = completed(job('job-end-only'));
     await db.recordEnded(ended);

@@ -466,7 +466,7 @@ describe('TranscriptionWorkflow (time-skipping)', () => {
         recordEnded: async (job) => {
           if (failuresLeft-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
           ended.push(job.jobId);
-          await database.recordEnded(job);
+          return database.recordEnded(job);
         },
       };
       const asr = new ScriptedTranscriber(clock);
