@@ -158,6 +158,19 @@ describe.each([
     const cli = (...args: string[]) => run(TEMPORAL_CLI, [...args, '--address', address, '--namespace', 'default']);
     const terminate = (jobId: string) =>
       cli('workflow', 'terminate', '--workflow-id', jobId, '--reason', 'operator cleanup');
+    /** Runs the reconciler's Schedule now, and waits until the job is recorded failed. */
+    const reconcileUntilFailed = async (jobId: string) => {
+      await cli(
+        'schedule',
+        'trigger',
+        '--schedule-id',
+        jobRecordReconcileScheduleId(stack.env.TEMPORAL_TASK_QUEUE as string),
+      );
+      await pollUntil(
+        () => search('dave', 'failed'),
+        (ids) => ids.includes(jobId),
+      );
+    };
 
     const readJob = await stack.submit('dave', ['rec/part-1.wav', 'rec/part-2.wav']);
     expect(await search('dave', 'in_progress')).toContain(readJob);
@@ -172,16 +185,7 @@ describe.each([
     const unreadJob = await stack.submit('dave', ['rec/part-1.wav', 'rec/part-2.wav']);
     await terminate(unreadJob);
     expect((await recordOf(unreadJob))?.jobStatus).toBe('in_progress');
-    await cli(
-      'schedule',
-      'trigger',
-      '--schedule-id',
-      jobRecordReconcileScheduleId(stack.env.TEMPORAL_TASK_QUEUE as string),
-    );
-    await pollUntil(
-      () => search('dave', 'failed'),
-      (ids) => ids.includes(unreadJob),
-    );
+    await reconcileUntilFailed(unreadJob);
     expect(await recordOf(unreadJob)).toMatchObject({
       jobStatus: 'failed',
       failureReason: expect.stringMatching(/terminated/),
@@ -192,16 +196,7 @@ describe.each([
     const deletedJob = await stack.submit('dave', ['rec/part-1.wav', 'rec/part-2.wav']);
     await stack.waitForJob(deletedJob, (job) => job.chunks[0].status === 'completed');
     await deleteWorkflow(deletedJob);
-    await cli(
-      'schedule',
-      'trigger',
-      '--schedule-id',
-      jobRecordReconcileScheduleId(stack.env.TEMPORAL_TASK_QUEUE as string),
-    );
-    await pollUntil(
-      () => search('dave', 'failed'),
-      (ids) => ids.includes(deletedJob),
-    );
+    await reconcileUntilFailed(deletedJob);
     const deleted = await stack.request('GET', `/transcript/${deletedJob}`, undefined, stack.auth('dave'));
     expect(deleted.json).toMatchObject({
       jobStatus: 'failed',

@@ -119,6 +119,15 @@ describe('JobCatalog reading running jobs', () => {
     return job;
   }
 
+  /** TEMPORAL DOUBLE: every job asked about has closed, from outside, and ended as `ended` says. */
+  function catalogWhereTemporalSays(ended: TranscriptResult): JobCatalog {
+    const temporal = {
+      closedAmong: (jobIds: readonly string[]) => Promise.resolve(new Set(jobIds)),
+      get: () => Promise.resolve(ended),
+    } as unknown as TranscriptionJobs;
+    return new JobCatalog({ records: database, pageTokens: new PageTokens(testCodec().deriveKey('t')), temporal });
+  }
+
   it('when a running job is read, then it answers from its record at once, whatever Temporal is doing', async () => {
     await runningJob('job-running-1');
     // TEMPORAL DOUBLE: a server that has not answered yet; each check waits until the test lets it answer.
@@ -160,16 +169,7 @@ describe('JobCatalog reading running jobs', () => {
       completedTime: '2026-12-01T09:01:00.000Z',
       failureReason: 'job terminated: by an operator',
     };
-    // TEMPORAL DOUBLE: the job's workflow was terminated from outside.
-    const temporal = {
-      closedAmong: (jobIds: readonly string[]) => Promise.resolve(new Set(jobIds)),
-      get: () => Promise.resolve(ended),
-    } as unknown as TranscriptionJobs;
-    const catalog = new JobCatalog({
-      records: database,
-      pageTokens: new PageTokens(testCodec().deriveKey('t')),
-      temporal,
-    });
+    const catalog = catalogWhereTemporalSays(ended);
     expect((await catalog.get('job-terminated-1')).jobStatus).toBe('in_progress');
     await catalog.settle();
     expect(await catalog.get('job-terminated-1')).toMatchObject({
@@ -180,7 +180,7 @@ describe('JobCatalog reading running jobs', () => {
 
   it('when a job is terminated between a chunk being transcribed and Temporal hearing of it, then the chunk keeps its text', async () => {
     const running = await runningJob('job-terminated-2');
-    // TEMPORAL DOUBLE: the history closed before the first chunk's completion reached it.
+    // The history closed before the first chunk's completion reached it.
     const ended: TranscriptResult = {
       ...running,
       jobStatus: 'failed',
@@ -188,15 +188,7 @@ describe('JobCatalog reading running jobs', () => {
       completedTime: '2026-12-01T09:01:00.000Z',
       failureReason: 'job terminated: by an operator',
     };
-    const temporal = {
-      closedAmong: (jobIds: readonly string[]) => Promise.resolve(new Set(jobIds)),
-      get: () => Promise.resolve(ended),
-    } as unknown as TranscriptionJobs;
-    const catalog = new JobCatalog({
-      records: database,
-      pageTokens: new PageTokens(testCodec().deriveKey('t')),
-      temporal,
-    });
+    const catalog = catalogWhereTemporalSays(ended);
     await catalog.get('job-terminated-2');
     await catalog.settle();
     const job = await catalog.get('job-terminated-2');
